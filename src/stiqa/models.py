@@ -26,6 +26,17 @@ class Chunk:
         head = " / ".join(p for p in (self.title, self.section, self.program) if p)
         return f"{head}\n{self.text}" if head else self.text
 
+    @property
+    def embed_text(self) -> str:
+        """Shorter context for the dense model: program and nearest heading, then the passage.
+
+        The e5 engine's cost grows with length; the document title is the same for every chunk
+        of a file and adds nothing to a vector, so it is left to BM25.
+        """
+        last = self.section.rsplit(" > ", 1)[-1] if self.section else ""
+        head = " / ".join(p for p in (self.program, last) if p and p not in self.text[:80])
+        return (f"{head}\n{self.text}" if head else self.text)[:400]
+
     def to_meta(self) -> dict[str, Any]:
         d = asdict(self)
         d["page"] = -1 if self.page is None else self.page

@@ -1,0 +1,194 @@
+"""Conversation: follow-ups (「その予算は？」) read against earlier turns, one logic for every face.
+
+The web chat, ``stiqa chat``, the Python API and ``stiqa eval`` (replaying ``history``) all go
+through ``Conversation.ask``. The reading of a follow-up is shown (「解釈：…」) so a user can see
+and correct a misreading.
+"""
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .answer import Answerer, AliasLookup
+from .config import Settings
+from .facts import money_facts
+from .japanese import format_yen, normalize, yen_to_oku
+from .models import Answer, Citation
+from .question import _CUES, analyze
+
+_PRONOUN = re.compile(r"^(その|それ|この|あの|同じ|同|当該|そちら|こちら|これ|あれ)(事業|制度|プログラム|施策)?(の|は|って|で|に|、)?")
+_OPENERS = re.compile(r"^(では|じゃあ|じゃ|で、|それでは|それじゃ|また|あと|ちなみに|and |what about |how about )", re.I)
+_COMPARE = re.compile(r"比べ|比較|増え|減っ|増加|減少|差|違い|compared|increase|decrease", re.I)
+_ATTRIBUTE = re.compile(r"予算|件数|人数|期間|支援額|対象者|開始|正式名称|目的|相手国|採択")
+
+
+@dataclass
+class Turn:
+    question: str
+    resolved: str
+    topic: list[str]  # the names of the program/topic this turn was about
+    answer: Answer
+
+
+@dataclass
+class Conversation:
+    """One user's conversation state (each web session holds its own)."""
+
+    assistant: "Assistant"
+    turns: list[Turn] = field(default_factory=list)
+
+    def topic(self) -> list[str]:
+        for t in reversed(self.turns):
+            if t.topic:
+                return t.topic
+        return []
+
+    def resolve(self, question: str) -> tuple[str, list[str]]:
+        """The question with its omitted subject filled in from earlier turns, and its topic."""
+        q = normalize(question).strip()
+        own = self.assistant.mentions(q)
+        if own:
+            return q, own[0]
+        prev = self.topic()
+        if not prev:
+            return q, []
+        salient = analyze(q).salient
+        if salient:  # names something the alias table does not know: a new topic
+            return q, [salient[0]]
+        name = prev[0]
+        body = _OPENERS.sub("", q)
+        if _PRONOUN.match(body):
+            body = _PRONOUN.sub(f"{name}の", body, count=1)
+        elif len(body) <= 30:
+            body = f"{name}の{body}"
+        else:
+            return q, []
+        # 「前年度は？」 after a budget question keeps the attribute that was asked
+        if not _ATTRIBUTE.search(body) and self.turns and not any(rx.search(body) for _, rx in _CUES[:2]):
+            last = _ATTRIBUTE.search(self.turns[-1].resolved)
+            if last:
+                body = body.rstrip("？?。") + f"の{last.group(0)}は？"
+        return body, prev
+
+    def ask(self, question: str) -> Answer:
+        resolved, topic = self.resolve(question)
+        interpretation = f"解釈：{resolved}" if resolved != normalize(question).strip() else ""
+        if topic and _COMPARE.search(resolved):
+            ans = self.assistant.compare(question, topic, interpretation)
+        else:
+            ans = self.assistant.answer(resolved, interpretation=interpretation)
+            ans.question = question
+        self.turns.append(Turn(question, resolved, topic, ans))
+        return ans
+
+    def replay(self, history: list[str]) -> None:
+        for q in history:
+            self.ask(q)
+
+
+class Assistant:
+    """The loaded pipeline (searcher, answerer, alias table); one per process, thread-safe reads."""
+
+    def __init__(self, settings: Settings, *, searcher: Any = None, aliases: AliasLookup | None = None,
+                 finder: Any = None) -> None:
+        from .retrieve import Searcher
+
+        self.settings = settings
+        self.searcher = searcher or Searcher.open(settings)
+        self._aliases = aliases
+        self._lock = threading.Lock()
+        self.answerer = Answerer(self.searcher, aliases=aliases, finder=finder)
+
+    def mentions(self, text: str) -> list[list[str]]:
+        return self._aliases(text) if self._aliases else []
+
+    def conversation(self) -> Conversation:
+        return Conversation(self)
+
+    def answer(self, question: str, *, interpretation: str = "") -> Answer:
+        problem = check_question(question, self.settings.max_question_chars)
+        if problem:
+            return Answer(question, problem, [], True, backend="input")
+        with self._lock:  # Sudachi, bm25s and the e5 engine keep per-object state
+            return self.answerer.answer(question, interpretation=interpretation)
+
+    def ask(self, question: str, history: list[str] | None = None) -> Answer:
+        conv = self.conversation()
+        conv.replay(history or [])
+        return conv.ask(question)
+
+    def compare(self, question: str, topic: list[str], interpretation: str) -> Answer:
+        """前年度と比べて: both figures cited, the difference labelled as computed by stiqa."""
+        t0 = time.perf_counter()
+        base = self.answer(f"{topic[0]}の予算額は？")
+        for cit in base.citations:
+            chunk = next((c for c in self.searcher.chunks if c.source == cit.source
+                          and c.line_start == cit.line_start), None)
+            if chunk is None:
+                continue
+            facts = money_facts(chunk)
+            cur = next((f for f in facts if f.kind in ("案", "要求")), None)
+            prev = next((f for f in facts if f.kind == "前年度"), None)
+            if cur and prev:
+                diff = cur.amount.yen - prev.amount.yen
+                if diff == 0:
+                    change = "前年度と同額です"
+                else:
+                    word = "増" if diff > 0 else "減"
+                    change = f"前年度から{format_yen(abs(diff))}の{word}です（stiqaによる計算）"
+                text = (f"{chunk.program or topic[0]}の{cur.label}は{cur.amount.text}、"
+                        f"{prev.label}は{prev.amount.text}で、{change}。")
+                return Answer(question, text, [Citation.from_chunk(chunk, cur.line_text)], False,
+                              interpretation=interpretation, latency_ms=(time.perf_counter() - t0) * 1000)
+        base.interpretation = interpretation
+        base.question = question
+        return base
+
+
+def check_question(question: Any, limit: int) -> str:
+    """A clear message for input that cannot be a question; '' when it is fine."""
+    if not isinstance(question, str) or not question.strip():
+        return "質問が空です。質問を入力してください。"
+    if len(question) > limit:
+        return f"質問が長すぎます（{len(question):,} 文字）。{limit:,} 文字以内で入力してください。"
+    if not re.search(r"[\w\u3040-\u30ff\u4e00-\u9fff]", normalize(question)):
+        return "質問として読める文字がありません。"
+    return ""
+
+
+_ENGINE: dict[tuple, Assistant] = {}
+_ENGINE_LOCK = threading.Lock()
+
+
+def get_assistant(settings: Settings) -> Assistant:
+    """The cached engine for these settings (reopened when the index generation changes)."""
+    from .index import current_generation
+
+    gen = current_generation(settings.index_dir)
+    key = (settings, gen.name if gen else None)
+    with _ENGINE_LOCK:
+        eng = _ENGINE.get(key)
+        if eng is None:
+            old = [k for k in _ENGINE if k[0] == settings]
+            embedder = _ENGINE[old[0]].searcher.embedder if old else None
+            from .retrieve import Searcher
+
+            searcher = Searcher.open(settings, embedder)
+            aliases, finder = _catalog_hooks(settings)
+            eng = Assistant(settings, searcher=searcher, aliases=aliases, finder=finder)
+            for k in old:
+                del _ENGINE[k]
+            _ENGINE[key] = eng
+        return eng
+
+
+def _catalog_hooks(settings: Settings):
+    """Alias lookup and program finder from the catalog, when the catalog module is present."""
+    try:
+        from . import programs
+    except ImportError:
+        return None, None
+    return programs.hooks(settings)

@@ -1,0 +1,201 @@
+"""`stiqa` command line: ingest, ask, chat, eval, programs, status, bench.
+
+Imports only what each command needs, so `stiqa ask` starts quickly. Errors are one clear line
+on stderr and a non-zero exit, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+class CliError(Exception):
+    pass
+
+
+def _settings(args: argparse.Namespace):
+    from .config import load_settings
+
+    return load_settings(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None),
+                         top_k=getattr(args, "k", None), embed_backend=getattr(args, "embed", None),
+                         llm_url=getattr(args, "llm", None), llm_model=getattr(args, "model", None),
+                         chroma_url=getattr(args, "chroma_url", None))
+
+
+def _print_answer(ans: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(ans.to_json(), ensure_ascii=False))
+        return
+    if ans.interpretation:
+        print(ans.interpretation)
+    print(ans.text)
+    for i, c in enumerate(ans.citations, 1):
+        page = f" p.{c.page}" if c.page else ""
+        print(f"  [{i}] {c.source}{page} L{c.line_start}-{c.line_end} 〔{c.section}〕")
+    if ans.abstained and ans.related:
+        print("  近い箇所:")
+        for c in ans.related:
+            print(f"   - {c.source} L{c.line_start}-{c.line_end} 〔{c.section}〕")
+    if ans.notice:
+        print(f"  ※ {ans.notice}")
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from .index import build_index
+
+    settings = _settings(args)
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, desc="埋め込み", unit="chunk", file=sys.stderr)
+        bar.update(done - bar.n)
+
+    report = build_index(settings, force=args.rebuild, progress=progress)
+    if bar is not None:
+        bar.close()
+    print(report.summary())
+    return 0
+
+
+def _ensure_index(settings) -> None:
+    from .index import current_generation
+
+    if current_generation(settings.index_dir) is None:
+        raise CliError(f"索引がありません（{settings.index_dir}）。先に `stiqa ingest` を実行してください。")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .chat import check_question, get_assistant
+
+    settings = _settings(args)
+    question = " ".join(args.question)
+    problem = check_question(question, settings.max_question_chars)
+    if problem:
+        raise CliError(problem)
+    _ensure_index(settings)
+    assistant = get_assistant(settings)
+    ans = assistant.ask(question, history=args.history or [])
+    _print_answer(ans, args.json)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from .chat import get_assistant
+
+    settings = _settings(args)
+    _ensure_index(settings)
+    conv = get_assistant(settings).conversation()
+    print("stiqa チャット（終了は空行か Ctrl-D）")
+    while True:
+        try:
+            line = input("質問> ")
+        except EOFError:
+            break
+        if not line.strip():
+            break
+        _print_answer(conv.ask(line), False)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .index import index_status
+
+    print(json.dumps(index_status(_settings(args)), ensure_ascii=False, indent=1))
+    return 0
+
+
+def cmd_programs(args: argparse.Namespace) -> int:
+    try:
+        from .finder import programs_command
+    except ImportError as exc:
+        raise CliError(f"プログラム一覧は利用できません: {exc}") from exc
+    settings = _settings(args)
+    print(programs_command(settings.corpus_dir, args.situation, args.json))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import run_cli
+
+    return run_cli(_settings(args), args)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run_cli
+
+    return run_cli(_settings(args), args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="stiqa", description="STI 政策文書の質問応答（出典付き）")
+    p.add_argument("--corpus", help="コーパスのフォルダ (STIQA_CORPUS_DIR)")
+    p.add_argument("--index", help="索引のフォルダ (STIQA_INDEX_DIR)")
+    p.add_argument("--embed", choices=["e5", "hf"], help="埋め込みモデル (STIQA_EMBED_BACKEND)")
+    p.add_argument("--chroma-url", dest="chroma_url", help="Chroma サーバー (STIQA_CHROMA_URL)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("ingest", help="コーパスを索引にする（変更分のみ）")
+    s.add_argument("--rebuild", action="store_true", help="すべて作り直す")
+    s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("ask", help="質問する")
+    s.add_argument("question", nargs="+")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("-k", type=int, help="引用候補の数")
+    s.add_argument("--history", action="append", help="前の質問（複数可、古い順）")
+    s.add_argument("--llm", help="OpenAI 互換 LLM の URL (STIQA_LLM_URL)")
+    s.add_argument("--model", help="LLM のモデル名 (STIQA_LLM_MODEL)")
+    s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("chat", help="端末でチャットする")
+    s.set_defaults(func=cmd_chat)
+
+    s = sub.add_parser("status", help="索引の状態")
+    s.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("programs", help="事業の一覧・検索")
+    s.add_argument("--for", dest="situation", help="状況（例: 博士課程 3か月 海外）")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_programs)
+
+    s = sub.add_parser("eval", help="評価セットで回答精度を測る")
+    s.add_argument("--questions", default=None)
+    s.add_argument("--out", default=None)
+    s.add_argument("--compare", default=None)
+    s.add_argument("--report", default=None)
+    s.add_argument("--llm", help="OpenAI 互換 LLM の URL")
+    s.add_argument("--model")
+    s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("bench", help="速度と検索精度のベンチマーク")
+    s.add_argument("--jsquad", default=None)
+    s.add_argument("--sample", type=int, default=None)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", default=None)
+    s.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        print(f"stiqa: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, FileNotFoundError, PermissionError, RuntimeError) as exc:
+        print(f"stiqa: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Japanese text utilities shared by every stage: normalisation, tokens, amounts, eras.
+
+Pure functions only (the Sudachi tokenizer is created once, lazily, per process).
+"""
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+# ---------------------------------------------------------------- normalisation
+
+_TRANSLATE = str.maketrans({
+    "〜": "~", "～": "~", "∼": "~", "·": "・", "･": "・", "•": "・", "‧": "・",
+    "−": "-", "―": "-", "‐": "-", "–": "-", "—": "-", "ヶ": "か", "ケ": "か",
+    "\u200b": "", "\ufeff": "", "\u3000": " ",
+})
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def normalize(text: str) -> str:
+    """NFKC plus the unifications these PDFs need (tildes, middle dots, ヶ月 = か月)."""
+    text = _CONTROL.sub(" ", text)
+    return unicodedata.normalize("NFKC", text).translate(_TRANSLATE)
+
+
+def compact(text: str) -> str:
+    """Normalised text without commas and whitespace: the form used to compare strings."""
+    return re.sub(r"[\s,、]", "", normalize(text)).lower()
+
+
+# ---------------------------------------------------------------- tokens
+
+_SKIP_POS = {"助詞", "助動詞", "補助記号", "空白", "記号"}
+_tok_local = threading.local()
+
+
+def _tokenizer():
+    # Sudachi tokenizers are not thread-safe: one per thread (the web app answers in threads).
+    tok = getattr(_tok_local, "tok", None)
+    if tok is None:
+        from sudachipy import Dictionary, SplitMode
+
+        tok = Dictionary().create(SplitMode.A)
+        _tok_local.tok = tok
+        _tok_local.mode_c = SplitMode.C
+    return tok
+
+
+_ASCII_WORD = re.compile(r"[a-z][a-z0-9\-]+")
+
+
+@lru_cache(maxsize=4096)
+def _tokens_cached(text: str) -> tuple[str, ...]:
+    tok = _tokenizer()
+    out: list[str] = []
+    # Sudachi's input limit is ~49 KB: tokenise in slices on line breaks.
+    for piece in _slices(text, 8000):
+        for m in tok.tokenize(piece):
+            pos = m.part_of_speech()[0]
+            if pos in _SKIP_POS:
+                continue
+            form = m.normalized_form().lower()
+            if form.strip():
+                out.append(form)
+    return tuple(out)
+
+
+def tokens(text: str) -> list[str]:
+    """Content-word tokens (Sudachi normalised forms, particles and auxiliaries dropped).
+
+    The same analyser serves documents and queries, so 「予算額」 matches 「予算額（案）」.
+    """
+    text = normalize(text).lower()
+    toks = list(_tokens_cached(text))
+    # Sudachi splits Latin abbreviations with hyphens (EXPERT-J); keep the whole word too.
+    toks.extend(w for w in _ASCII_WORD.findall(text) if "-" in w)
+    return toks
+
+
+def _slices(text: str, size: int) -> list[str]:
+    if len(text.encode("utf-8")) < size * 3:
+        return [text]
+    out, cur = [], ""
+    for line in text.splitlines(keepends=True):
+        while len(line) > size:
+            out.append(line[:size])
+            line = line[size:]
+        if len(cur) + len(line) > size:
+            out.append(cur)
+            cur = ""
+        cur += line
+    if cur:
+        out.append(cur)
+    return out
+
+
+# ---------------------------------------------------------------- amounts of money
+
+_UNIT = {"円": 1, "千円": 10**3, "万円": 10**4, "百万円": 10**6, "千万円": 10**7, "億円": 10**8}
+_NUM = r"\d[\d,]*(?:\.\d+)?"
+# 10億7,300万円 | 1,073百万円 | 33億円 | 3,000万円 | 5百万円
+_AMOUNT = re.compile(
+    rf"(?P<oku>{_NUM})億(?P<man>{_NUM})万円"
+    rf"|(?P<num>{_NUM})\s*(?P<unit>千万円|百万円|千円|万円|億円|円)"
+)
+
+
+@dataclass(frozen=True)
+class Amount:
+    text: str  # as written (after normalisation)
+    yen: int
+    start: int
+    end: int
+
+
+def _num(s: str) -> float:
+    return float(s.replace(",", ""))
+
+
+def parse_amounts(text: str) -> list[Amount]:
+    """Every yen amount in ``text`` with its value; works on 全角 or 半角 input."""
+    norm = normalize(text)
+    out = []
+    for m in _AMOUNT.finditer(norm):
+        if m.group("oku"):
+            yen = _num(m.group("oku")) * 10**8 + _num(m.group("man")) * 10**4
+        else:
+            yen = _num(m.group("num")) * _UNIT[m.group("unit")]
+        out.append(Amount(m.group(0), int(round(yen)), m.start(), m.end()))
+    return out
+
+
+def yen_to_oku(yen: int) -> str:
+    """A reader's conversion: 1,073,000,000 -> 「約10.7億円」 (only used in parentheses)."""
+    oku = yen / 10**8
+    if oku >= 100:
+        return f"約{oku:,.0f}億円"
+    return f"約{oku:.1f}億円".replace(".0億", "億")
+
+
+def format_yen(yen: int) -> str:
+    """A canonical spelling, for computed figures: 52,000,000 -> 「5,200万円」."""
+    if yen % 10**8 == 0:
+        return f"{yen // 10**8:,}億円"
+    if yen % 10**4 == 0 and yen < 10**8:
+        return f"{yen // 10**4:,}万円"
+    if yen % 10**6 == 0:
+        return f"{yen // 10**6:,}百万円"
+    return f"{yen:,}円"
+
+
+# ---------------------------------------------------------------- eras and fiscal years
+
+_ERA_BASE = {"令和": 2018, "平成": 1988, "昭和": 1925, "R": 2018, "H": 1988, "S": 1925}
+_ERA_YEAR = re.compile(r"(令和|平成|昭和|(?<![A-Za-z])[RHS])\s*(\d{1,2}|元)\s*(?:年度|年|(?=\D))")
+_WESTERN_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年度?")
+_FY = re.compile(r"\bFY\s*((?:19|20)\d{2})\b", re.IGNORECASE)
+
+
+def era_to_western(era: str, year: str | int) -> int:
+    n = 1 if year == "元" else int(year)
+    return _ERA_BASE[era] + n
+
+
+def western_to_reiwa(year: int) -> str:
+    n = year - 2018
+    return "令和元年度" if n == 1 else f"令和{n}年度"
+
+
+def fiscal_years(text: str) -> list[int]:
+    """Western fiscal years named in a text: 令和5年度, R5, 2023年度, FY2023 all give 2023."""
+    norm = normalize(text)
+    years = [era_to_western(m.group(1), m.group(2)) for m in _ERA_YEAR.finditer(norm)]
+    years += [int(m.group(1)) for m in _WESTERN_YEAR.finditer(norm)]
+    years += [int(m.group(1)) for m in _FY.finditer(norm)]
+    return years
+
+
+# ---------------------------------------------------------------- numbers in answers
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def numbers(text: str) -> list[str]:
+    """Bare numbers in a text after normalisation (commas removed): for faithfulness checks."""
+    return _NUMBER.findall(normalize(text).replace(",", ""))

@@ -1,0 +1,85 @@
+"""Read a question: what kind of fact it wants, which fiscal year and budget kind, which terms
+must be in a passage for it to be about the same thing. Pure functions, no index needed."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .japanese import fiscal_years, normalize, tokens
+
+# Order matters: the first type whose cue matches wins (an amount per person is not a budget).
+_CUES: list[tuple[str, re.Pattern[str]]] = [
+    ("finder", re.compile(r"どの(事業|制度|プログラム|支援)|合う(事業|制度|プログラム|もの)|向いて|使える(事業|制度|プログラム)?[？?]|"
+                          r"制度(は|って)?ある|プログラム(は|って)?ある|事業(は|って)?ある|応募できる|おすすめ|"
+                          r"which program|what program|suit|is there a program|any program", re.I)),
+    ("abbrev", re.compile(r"正式(名称|名)|何の略|略称|の略|フルネーム|略語|stand for|full name|abbreviat", re.I)),
+    ("amount", re.compile(r"支援額|単価|支援規模|規模|1課題|一課題|課題あたり|1人|一人|人あたり|あたり|当たり|上限|"
+                          r"per (project|person|year|researcher)|研究費はいくら|滞在費", re.I)),
+    ("budget", re.compile(r"予算|いくら|幾ら|金額|要求|要望|補正|付いて|ついてる|budget|how much|funding|円", re.I)),
+    ("count", re.compile(r"何件|件数|何人|人数|何名|何か国|何カ国|何ヵ国|何校|何大学|大学数|機関数|課題数|国数|いくつ|何課題|"
+                         r"how many|number of|数は", re.I)),
+    ("period", re.compile(r"期間|何年間|何か月|何ヶ月|何カ月|どのくらいの間|どれくらいの間|how long|duration|何週間|"
+                          r"何年まで|最大何年", re.I)),
+    ("date", re.compile(r"いつ|何年度から|開始|始ま|時期|日付|何月|when|締切|発表|公表|開設|設立|what year|since", re.I)),
+]
+_YESNO = re.compile(r"(ました|ます|です|でした|ている|てる|た)か[？?]?\s*$|されてる[？?]|入って(る|いる)|含まれ|"
+                    r"^(is|are|was|were|did|does|do)\b", re.I)
+
+#: budget kinds as they are labelled in the documents
+KINDS = {
+    "補正": re.compile(r"補正"),
+    "前年度": re.compile(r"前年度|前年|昨年度|prior year|previous year|last year", re.I),
+    "要求": re.compile(r"要求|要望|概算|request", re.I),
+    "合計": re.compile(r"合計|総額|合わせ|全体|total", re.I),
+}
+
+_KATAKANA = re.compile(r"[ァ-ヴー]{3,}")
+_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9\-]{2,}\b")
+# words too common in these documents (or in English questions) to decide what a question is about
+_COMMON = {"ポスドク", "プログラム", "イノベーション", "シンポジウム", "ネットワーク", "トップ", "スキーム",
+           "テーマ", "メリット", "サイエンス", "ファンド", "ミーティング", "センター", "タイプ", "キャリア",
+           "グローバル", "レベル", "ステップアップ", "インバウンド", "アウトバウンド", "アジア", "ユーロ",
+           "プロジェクト", "イニシアティブ", "データ", "オンライン", "チーム", "マッチング", "ポスト", "リーダー",
+           "FY", "AI", "JST", "AMED", "EU", "USA", "THE", "WHAT", "HOW", "WHICH", "WHEN", "PHD", "SDGS",
+           "ODA", "JICA", "FA", "OK"}
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str  # normalised question
+    qtype: str  # finder, abbrev, amount, budget, count, period, date, negative, fact
+    years: tuple[int, ...] = ()
+    kind: str = ""  # 補正, 前年度, 要求, 合計 or "" (the main figure)
+    yesno: bool = False
+    salient: tuple[str, ...] = ()  # names that a passage must contain to be about this question
+    content: tuple[str, ...] = field(default_factory=tuple)  # content tokens for overlap scoring
+    english: bool = False
+
+
+def analyze(question: str) -> Query:
+    """Classify a (resolved) question. General rules over Japanese cue words, no question list."""
+    text = normalize(question).strip()
+    qtype = next((name for name, rx in _CUES if rx.search(text)), "fact")
+    yesno = bool(_YESNO.search(text)) and qtype not in ("finder",)
+    if yesno and qtype in ("fact", "date", "count"):
+        if not re.search(r"何|いつ|どの|どこ|いくら|誰", text):
+            qtype = "negative"
+    kind = next((k for k, rx in KINDS.items() if rx.search(text)), "")
+    years = tuple(y for y in fiscal_years(text) if 1900 < y < 2100)
+    salient = tuple(dict.fromkeys(
+        [w for w in _KATAKANA.findall(text) if w not in _COMMON]
+        + [w for w in _ACRONYM.findall(text) if w.upper() not in _COMMON]))
+    english = not re.search(r"[ぁ-んァ-ヴ一-龯]", text)
+    content = tuple(dict.fromkeys(t for t in tokens(text) if t not in _STOP and not t.isdigit()))
+    return Query(text, qtype, years, kind, yesno, salient, content, english)
+
+
+# question words that say nothing about the topic
+_STOP = {"何", "いくら", "幾ら", "いつ", "どの", "どれ", "どこ", "誰", "教える", "知る", "くださる", "下さる",
+         "ある", "いる", "する", "なる", "れる", "られる", "できる", "出来る", "思う", "くれる", "もらう", "貰う",
+         "ほしい", "欲しい", "良い", "いい", "合う", "向く", "使う", "場合", "こと", "もの", "事", "物", "よう",
+         "の", "ん", "ため", "為", "について", "どう", "どんな", "何か", "くらい", "ぐらい", "程", "方",
+         "what", "is", "the", "of", "a", "an", "for", "in", "how", "which", "does", "do", "did", "was",
+         "are", "to", "and", "when", "much", "many", "that", "this", "there", "it", "its", "by", "with",
+         "年度", "令和", "平成", "昭和", "額", "予算", "予算額", "件数", "数", "期間", "正式", "名称", "略",
+         "付く", "つく", "為る", "居る", "有る", "出る", "来る", "行く", "言う", "見る", "聞く"}
