@@ -1,0 +1,58 @@
+"""Shared fixtures: the real corpus, the real index (built once), the real engine.
+
+Tests that change the corpus work on a copy in tmp_path and reuse the project's embedding cache,
+so only the chunks they change are embedded again.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def settings():
+    """Settings for the project's own corpus and index (built here if `stiqa ingest` has not run)."""
+    from stiqa.config import load_settings
+    from stiqa.index import build_index
+
+    s = load_settings(corpus_dir=CORPUS, index_dir=Path(os.environ.get("STIQA_INDEX_DIR", ROOT / "index")))
+    build_index(s)
+    return s
+
+
+@pytest.fixture(scope="session")
+def assistant(settings):
+    from stiqa.chat import get_assistant
+
+    return get_assistant(settings)
+
+
+@pytest.fixture()
+def corpus_copy(tmp_path, settings):
+    """A private corpus + index folder pair, with the project's embedding cache copied in."""
+    from stiqa.config import load_settings
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    index = tmp_path / "index"
+    index.mkdir()
+    cache = settings.index_dir / "embcache"
+    if cache.is_dir():
+        shutil.copytree(cache, index / "embcache")
+    return load_settings(corpus_dir=corpus, index_dir=index)
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
