@@ -73,7 +73,11 @@ class Conversation:
                 body = body.rstrip("？?。") + f"の{last.group(0)}は？"
         return body, prev
 
-    def ask(self, question: str) -> Answer:
+    def ask(self, question: str, *, use_llm: bool = True) -> Answer:
+        if use_llm and (self.assistant.settings.llm_url or self.assistant.settings.llm_gguf):
+            from .llm import ask_with_llm  # guarded LLM answer; falls back to ask(use_llm=False)
+
+            return ask_with_llm(self, question)
         resolved, topic = self.resolve(question)
         interpretation = f"解釈：{resolved}" if resolved != normalize(question).strip() else ""
         if topic and _COMPARE.search(resolved):
