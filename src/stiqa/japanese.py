@@ -17,13 +17,16 @@ _TRANSLATE = str.maketrans({
     "−": "-", "―": "-", "‐": "-", "–": "-", "—": "-", "ヶ": "か", "ケ": "か",
     "\u200b": "", "\ufeff": "", "\u3000": " ",
 })
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 controls, DEL, and lone surrogates (invalid UTF-8 on a command line arrives as these)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def normalize(text: str) -> str:
     """NFKC plus the unifications these PDFs need (tildes, middle dots, ヶ月 = か月)."""
     text = _CONTROL.sub(" ", text)
-    return unicodedata.normalize("NFKC", text).translate(_TRANSLATE)
+    text = unicodedata.normalize("NFKC", text).translate(_TRANSLATE)
+    # again: dropping U+200B or mapping ヶ can let neighbours compose (ヶ+゛ -> が); keeps it idempotent
+    return unicodedata.normalize("NFKC", text)
 
 
 def compact(text: str) -> str:
@@ -155,9 +158,9 @@ def format_yen(yen: int) -> str:
 # ---------------------------------------------------------------- eras and fiscal years
 
 _ERA_BASE = {"令和": 2018, "平成": 1988, "昭和": 1925, "R": 2018, "H": 1988, "S": 1925}
-_ERA_YEAR = re.compile(r"(令和|平成|昭和|(?<![A-Za-z])[RHS])\s*(\d{1,2}|元)\s*(?:年度|年|(?=\D))")
+_ERA_YEAR = re.compile(r"(令和|平成|昭和|(?<![A-Za-z])[RHS])\s*(\d{1,2}|元)\s*(?:年度|年|(?=\D|$))")
 _WESTERN_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年度?")
-_FY = re.compile(r"\bFY\s*((?:19|20)\d{2})\b", re.IGNORECASE)
+_FY = re.compile(r"(?<![A-Za-z])FY\s*((?:19|20)\d{2})(?![\d年])", re.IGNORECASE)
 
 
 def era_to_western(era: str, year: str | int) -> int:
