@@ -311,3 +311,24 @@ def index_status(settings: Settings) -> dict[str, Any]:
             "stale": bool(stale_files), "stale_files": stale_files,
             "model_matches": m.get("embed_model") == settings.embed_model_id,
             "chunker_matches": m.get("chunker_version") == CHUNKER_VERSION}
+
+
+def corpus_file_path(settings: Settings, name: str) -> Path:
+    """The corpus file a source viewer may serve for ``name`` (a file name as cited).
+
+    Refuses, with ``ValueError``, anything that is not a regular file inside ``corpus/``:
+    ``../`` traversal, absolute paths, NUL bytes, folders, missing files, and symlinks whose
+    target lies outside the corpus folder.
+    """
+    if not isinstance(name, str) or not name.strip() or "\x00" in name:
+        raise ValueError("ファイル名が指定されていません")
+    root = settings.corpus_dir.resolve()
+    requested = Path(name)
+    if requested.is_absolute() or ".." in requested.parts or "\\" in name:
+        raise ValueError(f"コーパスの外のファイルは表示できません: {name}")
+    path = (root / requested).resolve()
+    if path == root or not path.is_relative_to(root):
+        raise ValueError(f"コーパスの外のファイルは表示できません: {name}")
+    if not path.is_file():
+        raise ValueError(f"コーパスにそのファイルはありません: {name}")
+    return path
