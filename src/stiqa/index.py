@@ -283,17 +283,31 @@ def build_index(settings: Settings, *, embedder: Any = None, force: bool = False
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         cache.save(set(keys))
-        _prune(index_dir, keep={new_name, gen.name if gen else ""})
+        _prune(index_dir, keep={new_name, gen.name if gen else ""}, settings=settings)
         warnings = [w for d in docs for w in d.warnings]
         return BuildReport(False, new_name, len(docs), len(chunks), len(missing), len(chunks) - len(missing),
                            changed, removed, skipped, warnings, time.perf_counter() - t0, embed_seconds)
 
 
-def _prune(index_dir: Path, keep: set[str]) -> None:
-    """Drop old generations and leftovers of killed builds (the previous one stays for readers)."""
+def _prune(index_dir: Path, keep: set[str], settings: Settings | None = None) -> None:
+    """Drop old generations and leftovers of killed builds (the previous one stays for readers).
+
+    On a Chroma server each generation has its own collection: a pruned generation's goes too
+    (only this index folder's own generations: other deployments may share the server)."""
+    pruned = []
     for p in index_dir.iterdir():
         if (p.name.startswith("gen-") and p.name not in keep) or p.name.startswith("tmp-gen-"):
             shutil.rmtree(p, ignore_errors=True)
+            pruned.append(p.name.removeprefix("tmp-"))
+    if settings is not None and settings.chroma_url and pruned:
+        try:
+            client = chroma_client(settings, index_dir)
+            existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+            for name in pruned:
+                if collection_name(settings, name) in existing:
+                    client.delete_collection(collection_name(settings, name))
+        except Exception as exc:  # the server may be down: the folder is gone, the collection stays
+            log.warning("古い世代のコレクションを削除できませんでした: %s", exc)
 
 
 def index_status(settings: Settings) -> dict[str, Any]:
