@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -74,7 +75,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from .chat import check_question, get_assistant
 
     settings = _settings(args)
-    question = " ".join(args.question)
+    # invalid UTF-8 on the command line arrives as lone surrogates: show it as U+FFFD, never crash
+    question = " ".join(os.fsencode(q).decode("utf-8", "replace") for q in args.question)
     problem = check_question(question, settings.max_question_chars)
     if problem:
         raise CliError(problem)
