@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import ipaddress
 import logging
+import re
 import os
 import unicodedata
 from typing import Any
@@ -65,8 +66,9 @@ def esc(text: Any) -> str:
 
 def _passage_html(escaped: str) -> str:
     """Line breaks and table tabs of an already-escaped passage, kept on one HTML line."""
-    escaped = escaped.replace("\t", '<span class="stiqa-sep">｜</span>')
-    return escaped.replace("\r\n", "\n").replace("\n", "<br>")
+    escaped = escaped.replace("\t", '<span class="stiqa-sep">｜</span>').replace("\r\n", "\n")
+    escaped = re.sub(r"\n[ \u3000]*(?:\n[ \u3000]*)+", "\n", escaped.strip("\n"))  # no empty lines
+    return escaped.replace("\n", "<br>")
 
 
 def _fold(ch: str) -> str:
@@ -108,8 +110,10 @@ def highlight(text: str, span: str) -> str:
 def render_citation(n: int, cit: Citation) -> str:
     lines = f"L{cit.line_start}" if cit.line_start == cit.line_end else f"L{cit.line_start}–{cit.line_end}"
     page = f'<span class="stiqa-sep">·</span>p.{esc(cit.page)}' if cit.page else ""
-    section = (f'<span class="stiqa-sep">·</span><span class="stiqa-sec">{esc(cit.section)}</span>'
-               if cit.section else "")
+    # the heading path can be long: show its last two levels, the whole path on hover
+    short = " > ".join(cit.section.split(" > ")[-2:]) if cit.section else ""
+    section = (f'<span class="stiqa-sep">·</span><span class="stiqa-sec" title="{esc(cit.section)}">'
+               f'{esc(short)}</span>' if cit.section else "")
     return ('<div class="stiqa-card">'
             f'<div class="stiqa-cardhead"><span class="stiqa-num">[{n}]</span>'
             f'<span class="stiqa-file">{esc(cit.source)}</span>{page}'
@@ -284,7 +288,7 @@ def build_app(settings: Settings) -> gr.Blocks:
                     "「その予算は？」のような続きの質問もできます。")
         conv_state = gr.State(None)  # this browser session's Conversation, created on first question
         with gr.Tab("質問する"):
-            chatbot = gr.Chatbot(label="会話", height=560, sanitize_html=True, latex_delimiters=[],
+            chatbot = gr.Chatbot(label="会話", height="68vh", min_height=420, sanitize_html=True, latex_delimiters=[],
                                  render_markdown=True, elem_id="stiqa-chat", buttons=["copy"],
                                  feedback_options=None,
                                  placeholder="下の例をクリックするか、質問を入力してください。")
