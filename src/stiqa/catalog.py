@@ -2,7 +2,8 @@
 
 Why: the answerer, the program finder and query expansion need facts they can cite. Values are
 extracted by rules from the corpus text where the text allows it (abbreviation definitions,
-budget lines, scheme rows, purposes) and come from the reviewed ``data/programs.json`` otherwise.
+budget lines, scheme rows, purposes) and come from the reviewed ``data/programs.json`` otherwise
+(which also holds the tag vocabulary shared with the finder).
 Every value is checked against its cited lines at build time; a value found elsewhere in the file
 is reported as moved (and used from there), one found nowhere as vanished (and dropped).
 """
@@ -13,7 +14,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Iterator
@@ -76,15 +77,15 @@ def load_vocabulary(data_file: Path = DATA_FILE) -> dict[str, list[tuple[re.Patt
     return {k: [(re.compile(p), tuple(t)) for p, t in rows] for k, rows in raw.items()}
 
 
-def tags_for(kind: str, text: str) -> T:
+def tags_for(kind: str, text: str, data_file: Path = DATA_FILE) -> T:
     """Normalised tags for an audience/region/field/direction value (vocabulary rules)."""
     t, out = nfkc(text), []
-    for pat, tags in load_vocabulary()[kind]:
+    for pat, tags in load_vocabulary(data_file)[kind]:
         if pat.search(t):
             out += [x for x in tags if x not in out]
     if kind == "audience" and "研究者" in t and not {"若手研究者", "トップ研究者"} & set(out):
         out.append("研究者")
-    if kind == "audience" and "学生" in t and not {"博士後期課程学生", "大学生", "大学院生"} & set(out):
+    if kind == "audience" and re.search(r"(?<![小中])学生", t) and not {"博士後期課程学生", "大学生", "大学院生"} & set(out):
         out.append("大学生")
     return tuple(out)
 
@@ -151,32 +152,26 @@ class Program:
         return {t for f in getattr(self, kind) for t in f.tags}
 
 
-class _Matcher:
-    """Longest-first alias matcher over ``mention_key`` text (Latin aliases need word edges)."""
+def _alias_regex(table: dict[str, str]) -> re.Pattern[str]:
+    """Longest-first alternation of ``mention_key`` aliases; Latin ends need word edges."""
+    def one(k: str) -> str:
+        edge = r"(?<![a-z0-9])" if k[0].isascii() and k[0].isalnum() else ""
+        return edge + re.escape(k) + (r"(?![a-z0-9])" if k[-1].isascii() and k[-1].isalnum() else "")
+    return re.compile("|".join(one(k) for k in sorted(table, key=len, reverse=True)) or r"(?!)")
 
-    def __init__(self, table: dict[str, str]) -> None:
-        self.table = table
-        parts = []
-        for key in sorted(table, key=len, reverse=True):
-            pat = re.escape(key)
-            if key[0].isascii() and key[0].isalnum():
-                pat = r"(?<![a-z0-9])" + pat
-            if key[-1].isascii() and key[-1].isalnum():
-                pat += r"(?![a-z0-9])"
-            parts.append(pat)
-        self.regex = re.compile("|".join(parts)) if parts else None
 
-    def find(self, text: str) -> list[tuple[int, str]]:
-        """(position, program id) for each mention in ``text`` in order."""
-        if self.regex is None:
-            return []
-        return [(m.start(), self.table[m.group()]) for m in self.regex.finditer(mention_key(text))]
+def _find(regex: re.Pattern[str], table: dict[str, str], text: str) -> list[tuple[int, str]]:
+    """(position, program id) of each alias mention in ``text``, in order."""
+    return [(m.start(), table[m.group()]) for m in regex.finditer(mention_key(text))]
 
 
 @dataclass(frozen=True)
 class Catalog:
+    """All programs, the human-readable problems found while checking citations, and where from."""
+
     programs: tuple[Program, ...]
     problems: tuple[str, ...] = ()
+    corpus_dir: str = field(default="", compare=False)
 
     def get(self, program_id: str) -> Program | None:
         return self.by_id.get(program_id)
@@ -194,8 +189,8 @@ class Catalog:
         return table
 
     @cached_property
-    def matcher(self) -> _Matcher:
-        return _Matcher(self.aliases)
+    def alias_regex(self) -> re.Pattern[str]:
+        return _alias_regex(self.aliases)
 
 
 def alias_table(catalog: Catalog) -> dict[str, str]:
@@ -206,7 +201,7 @@ def alias_table(catalog: Catalog) -> dict[str, str]:
 def find_program_mentions(text: str, catalog: Catalog) -> list[str]:
     """Program ids a text mentions, in order of appearance (longest alias wins at each position)."""
     out: list[str] = []
-    for _, pid in catalog.matcher.find(text):
+    for _, pid in _find(catalog.alias_regex, catalog.aliases, text):
         if pid not in out:
             out.append(pid)
     return out
@@ -256,19 +251,18 @@ def _verify(items: list[tuple[str, str, Fact]], texts: dict[str, list[str]], nam
         if len(cands) == 1:
             shifts.setdefault(fact.source, Counter())[cands[0][0] - fact.line_start] += 1
     for pid, fld, fact, cands in pending:
-        where = f"{fact.source} の「{_short(fact.value)}」（{names.get(pid, pid)}・{FIELD_LABELS.get(fld, fld)}）"
+        short = fact.value if len(fact.value) <= 30 else fact.value[:30] + "…"
+        where = f"{fact.source} の「{short}」（{names.get(pid, pid)}・{FIELD_LABELS.get(fld, fld)}）"
         if not cands:
-            problems.append(f"消失: {where} が {fact.line_start}–{fact.line_end} 行にもファイル内にも見つからないため除外しました")
+            why = "ファイルが読めない" if fact.source not in lkeys else \
+                f"{fact.line_start}–{fact.line_end} 行にもファイル内にも見つからない"
+            problems.append(f"消失: {where} が{why}ため除外しました")
             continue
         shift = shifts[fact.source].most_common(1)[0][0] if fact.source in shifts else 0
         new = min(cands, key=lambda c: abs(c[0] - fact.line_start - shift))
         problems.append(f"移動: {where} は {fact.line_start}–{fact.line_end} 行から {new[0]}–{new[1]} 行に移っていました（新しい位置を使用）")
         ok.append((pid, fld, Fact(fact.value, fact.source, new[0], new[1], fact.tags, fact.origin)))
     return ok
-
-
-def _short(text: str, n: int = 30) -> str:
-    return text if len(text) <= n else text[:n] + "…"
 
 
 # --- data file ------------------------------------------------------------------------------------
@@ -332,21 +326,22 @@ def _alias_facts(texts: dict[str, list[str]], known: dict[str, str]) -> list[Ite
     return out
 
 
-def _title(text: str, matcher: _Matcher) -> str | None:
+def _title(text: str, regex: re.Pattern[str], known: dict[str, str]) -> str | None:
     """Program a slide title line names: short, no sentence end, starting with a program name."""
     s = LEAD_RE.sub("", text)
     if not s or len(s) > 60 or "。" in s or re.match(r"[A-Za-z][\w\-]*\s*:", s):
         return None
-    found = matcher.find(s)
+    found = _find(regex, known, s)
     return found[-1][1] if found and found[0][0] == 0 else None
 
 
-def _sections(lines: list[str], is_md: bool, anchors: dict[int, str], matcher: _Matcher) -> list[Section]:
+def _sections(lines: list[str], is_md: bool, anchors: dict[int, str], known: dict[str, str]) -> list[Section]:
     """Which program each line belongs to: markdown heading stack, or slide titles ending at 担当 footers."""
     out: list[Section] = []
     stack: list[tuple[int, str | None, str, int]] = []  # (level, program, text, line)
     cur: str | None = None
     titled: set[str] = set()
+    regex = _alias_regex(known)
     for i, line in enumerate(lines, 1):
         t = nfkc(line).strip()
         if i in anchors:
@@ -357,14 +352,14 @@ def _sections(lines: list[str], is_md: bool, anchors: dict[int, str], matcher: _
         if m:
             while stack and stack[-1][0] >= len(m.group(1)):
                 stack.pop()
-            found = matcher.find(m.group(2))
+            found = _find(regex, known, m.group(2))
             stack.append((len(m.group(1)), found[-1][1] if found else None, m.group(2), i))
         if is_md:
             pid = next((e[1] for e in reversed(stack) if e[1]), None)
             top = stack[-1] if stack else (0, None, "", 0)
             out.append((pid, top[3], top[2], top[1] is not None and not m))
             continue
-        pid = _title(t, matcher) if i not in anchors else None
+        pid = _title(t, regex, known) if i not in anchors else None
         if pid and (pid not in titled or cur is None):  # a repeated title inside another slide is a caption
             cur = pid
             titled.add(pid)
@@ -378,7 +373,7 @@ def _clean(text: str) -> str:
     return re.sub(r"^(?:[\s\-・•●◆✓▶]+|\(\d+\))+", "", text.replace("**", "")).strip()
 
 
-def _extract(src: str, lines: list[str], secs: list[Section]) -> list[Item]:
+def _extract(src: str, lines: list[str], secs: list[Section], data_file: Path) -> list[Item]:
     """Scheme rows, 目的 lines and row-implied directions of each program section."""
     out: list[Item] = []
     done: set[tuple[int, str]] = set()
@@ -405,7 +400,7 @@ def _extract(src: str, lines: list[str], secs: list[Section]) -> list[Item]:
             fld = ROW_KEYS[key]
             if key == "事業期間" and "年度" in value:
                 fld = "start"
-            tags = tags_for(fld, value) if fld in TAGGED else ()
+            tags = tags_for(fld, value, data_file) if fld in TAGGED else ()
             valid = bool(tags) if fld in ("audience", "regions") else ("費" in value if fld == "expenses"
                                                                        else bool(re.search(r"\d", value)))
             if valid:
@@ -425,11 +420,6 @@ def _extract(src: str, lines: list[str], secs: list[Section]) -> list[Item]:
                     out.append((pid, "purpose", Fact(_clean(lines[j - 1]), src, j, j)))
                     break
     return out
-
-
-def _prev_year(year: str) -> str:
-    m = re.match(r"令和(\d+)年度", year)
-    return f"令和{int(m.group(1)) - 1}年度" if m else ""
 
 
 def _budgets(src: str, lines: list[str], secs: list[Section]) -> list[tuple[str, Budget]]:
@@ -469,12 +459,13 @@ def _budgets(src: str, lines: list[str], secs: list[Section]) -> list[tuple[str,
                 kind = "補正予算額" if lab.group(3) else "要求・要望額" if lab.group(5) else (
                     "予算額（案）" if lab.group(4) else "予算額")
             else:
-                year, kind = _prev_year(last_year.get(pid, "")), "前年度予算額"
+                m = re.match(r"令和(\d+)年度", last_year.get(pid, ""))
+                year, kind = (f"令和{int(m.group(1)) - 1}年度" if m else ""), "前年度予算額"
             out.append((pid, Budget(year, kind, amount, lab.group(), Fact(amount, src, i, j))))
     return out
 
 
-def _derived(items: list[Item]) -> list[Item]:
+def _derived(items: list[Item], data_file: Path) -> list[Item]:
     """Direction, region and field tags named in a program's name, aliases and purposes."""
     out: list[Item] = []
     for pid, fld, fact in items:
@@ -482,7 +473,7 @@ def _derived(items: list[Item]) -> list[Item]:
             continue
         t = nfkc(fact.value)
         for kind in ("direction", "regions", "fields"):
-            for pat, tags in load_vocabulary()[kind]:
+            for pat, tags in load_vocabulary(data_file)[kind]:
                 m = pat.search(t)
                 if m:
                     out.append((pid, kind, Fact(m.group(), fact.source, fact.line_start, fact.line_end, tags)))
@@ -490,12 +481,12 @@ def _derived(items: list[Item]) -> list[Item]:
 
 
 def _assemble(seeds: list[dict[str, Any]], items: list[Item], budgets: list[tuple[str, Budget]],
-              problems: list[str]) -> tuple[Program, ...]:
+              problems: list[str], data_file: Path) -> tuple[Program, ...]:
     """One Program per seed whose name survived; facts sorted by place, duplicates dropped."""
     by: dict[str, dict[str, list[Fact]]] = {}
     for pid, fld, fact in sorted(items, key=lambda x: (x[2].source, x[2].line_start)):
         if fld in TAGGED and not fact.tags:
-            fact = Fact(fact.value, fact.source, fact.line_start, fact.line_end, tags_for(fld, fact.value), fact.origin)
+            fact = Fact(fact.value, fact.source, fact.line_start, fact.line_end, tags_for(fld, fact.value, data_file), fact.origin)
         bucket = by.setdefault(pid, {}).setdefault(fld, [])
         if fld == "anchor" or any(match_key(f.value) == match_key(fact.value) for f in bucket):
             continue
@@ -527,40 +518,39 @@ def _build(corpus_dir: Path, data_file: Path) -> Catalog:
     data = _verify(data, texts, names, problems)
     known = {mention_key(f.value): pid for pid, fld, f in data if fld in ("name", "aliases")}
     items = data + _alias_facts(texts, known)
-    matcher = _Matcher(known)
     budgets: list[tuple[str, Budget]] = []
     code: list[Item] = []
     for src, lines in texts.items():
         anchors = {f.line_start: pid for pid, fld, f in data if fld == "anchor" and f.source == src}
-        secs = _sections(lines, src.endswith(".md"), anchors, matcher)
-        code += _extract(src, lines, secs)
+        secs = _sections(lines, src.endswith(".md"), anchors, known)
+        code += _extract(src, lines, secs, data_file)
         budgets += _budgets(src, lines, secs)
     items += code
-    items += _derived(items)
+    items += _derived(items, data_file)
     # code values are cut from the current text; checking them too guards the rules themselves
     checked = _verify([x for x in items if x[2].origin == "code"] + [(p, "budgets", b.fact) for p, b in budgets],
                       texts, names, problems)
     good = {x[2] for x in checked}
     items = [x for x in items if x[2].origin == "data" or x[2] in good]
     budgets = [(p, b) for p, b in budgets if b.fact in good]
-    return Catalog(_assemble(seeds, items, budgets, problems), tuple(problems))
+    return Catalog(_assemble(seeds, items, budgets, problems, data_file), tuple(problems), str(corpus_dir))
 
 
 _CACHE: dict[tuple[Any, ...], Catalog] = {}
 
 
+def _digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return "unreadable"
+
+
 def build_catalog(corpus_dir: Path, data_file: Path = DATA_FILE) -> Catalog:
     """The catalog for a corpus folder, cached by the corpus files' and data file's hashes."""
     corpus_dir = Path(corpus_dir)
-
-    def digest(p: Path) -> str:
-        try:
-            return hashlib.sha256(p.read_bytes()).hexdigest()
-        except OSError:
-            return "unreadable"
-
-    key = (str(corpus_dir.resolve()), str(data_file),
-           tuple((p.name, digest(p)) for p in sorted(corpus_dir.glob("*")) if p.is_file()), digest(data_file))
+    key = (str(corpus_dir.resolve()), str(data_file), _digest(data_file),
+           tuple((p.name, _digest(p)) for p in sorted(corpus_dir.glob("*")) if p.is_file()))
     if key not in _CACHE:
         _CACHE[key] = _build(corpus_dir, data_file)
     return _CACHE[key]
