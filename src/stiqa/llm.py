@@ -290,14 +290,17 @@ class LLMAnswerer:
     def condense(self, question: str, turns: Sequence[Any]) -> str:
         """A follow-up rewritten as a stand-alone question (the question itself when there is no history)."""
         if not turns:
-            return normalize(question).strip()
+            return question.strip()
         history = [(t.question, getattr(t.answer, "text", "")) for t in turns[-4:]]
         out = self.backend.complete(condense_messages(question, history), max_tokens=128)
         line = next((s for s in out.strip().splitlines() if s.strip()), "")
-        line = re.sub(r"^(独立した質問|書き換えた質問|質問)\s*[:：]\s*", "", line.strip()).strip("「」\"' ")
+        line = re.sub(r"^(独立した質問|書き換えた質問|質問)\s*[:：]\s*", "", line.strip()).strip()
+        for left, right in ("「」", '""', "''", "『』"):  # the whole line quoted: unwrap it
+            if len(line) > 2 and line[0] == left and line[-1] == right and left not in line[1:-1]:
+                line = line[1:-1].strip()
         if not line or len(line) > self.settings.max_question_chars:
-            return normalize(question).strip()
-        return normalize(line)
+            return question.strip()
+        return line
 
     def retrieve(self, question: str) -> list[Hit]:
         q = normalize(question)
@@ -362,7 +365,7 @@ class LLMAnswerer:
             log.warning("LLM answer rejected (%s): %r", verdict.reason, text[:300])
             yield self._fallback(fallback, f"LLM の回答は{verdict.reason}ため採用せず、{FALLBACK}", t0)
             return
-        interpretation = f"解釈：{resolved}" if resolved != normalize(question).strip() else ""
+        interpretation = f"解釈：{resolved}" if normalize(resolved) != normalize(question).strip() else ""
         if verdict.abstained:
             related = [Citation.from_chunk(c) for c in chunks[:3]]
             ans = Answer(question, ABSTAIN_TEXT + ("近い内容の箇所を参考として示します。" if related else ""),
