@@ -156,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_ask)
 
     s = sub.add_parser("chat", help="端末でチャットする")
+    s.add_argument("--llm", help="OpenAI 互換 LLM の URL (STIQA_LLM_URL)")
+    s.add_argument("--model", help="LLM のモデル名 (STIQA_LLM_MODEL)")
     s.set_defaults(func=cmd_chat)
 
     s = sub.add_parser("status", help="索引の状態")
