@@ -73,8 +73,9 @@ def test_abstention_says_so_and_offers_related():
 
     rel = Citation(BUDGET_FILE, "T", "A > B > C", 10, 12, "近い<箇所>")
     html = render_answer(Answer("q", "該当する記述が見つかりません。", [], True, related=[rel]))
-    assert "見つかりませんでした" in html and "近い箇所" in html and "近い&lt;箇所&gt;" in html
+    assert "該当する記述が見つかりません。" in html and "近い箇所" in html and "近い&lt;箇所&gt;" in html
     assert 'title="A &gt; B &gt; C"' in html
+    assert "見つかりませんでした" in render_answer(Answer("q", "", [], True))
 
 
 def test_bad_input_is_a_message_not_a_traceback(settings):
@@ -192,7 +193,7 @@ def test_chat_in_browser(server, artifacts):
 
     with sync_playwright() as p:
         browser = _browser(p)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page = browser.new_page(viewport={"width": 1280, "height": 1500})
         page.goto(server)
         page.wait_for_selector("#stiqa-question textarea")
         _ask_in_page(page, "SICORPの令和5年度予算額（案）はいくらですか？")

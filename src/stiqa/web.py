@@ -48,7 +48,7 @@ CSS = """
 .stiqa-num { display: inline-block; min-width: 1.6em; font-weight: bold; color: #0b5cad; }
 .stiqa-file { font-family: ui-monospace, monospace; color: #222; }
 .stiqa-sec { color: #555; }
-.stiqa-passage { font-size: 0.9em; color: #333; max-height: 14em; overflow-y: auto; }
+.stiqa-passage { font-size: 0.9em; color: #333; max-height: 18em; overflow-y: auto; }
 .stiqa-passage mark { background: #ffe58a; color: #000; padding: 0 1px; }
 .stiqa-sep { color: #999; padding: 0 0.3em; }
 .stiqa-status table { border-collapse: collapse; }
@@ -68,6 +68,8 @@ def _passage_html(escaped: str) -> str:
     """Line breaks and table tabs of an already-escaped passage, kept on one HTML line."""
     escaped = escaped.replace("\t", '<span class="stiqa-sep">｜</span>').replace("\r\n", "\n")
     escaped = re.sub(r"\n[ \u3000]*(?:\n[ \u3000]*)+", "\n", escaped.strip("\n"))  # no empty lines
+    # Markdown markers of the source (「#### 見出し」, 「**強調**」) are noise to a reader: dropped for display
+    escaped = re.sub(r"(?m)^[ \u3000]*#{1,6}[ \u3000]+", "", escaped).replace("**", "")
     return escaped.replace("\n", "<br>")
 
 
@@ -131,10 +133,9 @@ def render_answer(ans: Answer) -> str:
         parts.append(f'<div class="stiqa-error">{esc(ans.text)}</div></div>')
         return "".join(parts)
     if ans.abstained:
-        parts.append('<div class="stiqa-abstain"><b>資料の中に、この質問に答える記述は見つかりませんでした。</b>')
-        if ans.text:
-            parts.append(f'<br>{_passage_html(esc(ans.text))}')
-        parts.append("</div>")
+        # the engine's own wording when it gives one, else a plain statement; never a guess
+        said = ans.text.strip() or "資料の中に、この質問に答える記述は見つかりませんでした。"
+        parts.append(f'<div class="stiqa-abstain"><b>{_passage_html(esc(said))}</b></div>')
         if ans.related:
             parts.append('<div class="stiqa-srchead">参考：質問に近い箇所</div>')
             parts.extend(render_citation(i, c) for i, c in enumerate(ans.related, 1))
@@ -217,7 +218,7 @@ def documents_html(settings: Settings) -> str:
         except OSError:
             size = "?"
         rows.append(f"<tr><td><code>{esc(p.name)}</code></td><td>{esc(title)}</td><td>{esc(date)}</td>"
-                    f"<td>{size}</td></tr>")
+                    f'<td style="white-space:nowrap">{size}</td></tr>')
     if not rows:
         rows.append('<tr><td colspan="4">文書がありません</td></tr>')
     return ('<div class="stiqa-status"><table><tr><th>ファイル</th><th>文書名</th><th>日付</th><th>大きさ</th></tr>'
@@ -288,7 +289,7 @@ def build_app(settings: Settings) -> gr.Blocks:
                     "「その予算は？」のような続きの質問もできます。")
         conv_state = gr.State(None)  # this browser session's Conversation, created on first question
         with gr.Tab("質問する"):
-            chatbot = gr.Chatbot(label="会話", height="68vh", min_height=420, sanitize_html=True, latex_delimiters=[],
+            chatbot = gr.Chatbot(label="会話", layout="panel", height="68vh", min_height=420, sanitize_html=True, latex_delimiters=[],
                                  render_markdown=True, elem_id="stiqa-chat", buttons=["copy"],
                                  feedback_options=None,
                                  placeholder="下の例をクリックするか、質問を入力してください。")
