@@ -37,6 +37,7 @@ from .prompts import NOT_FOUND, answer_messages, condense_messages
 from .retrieve import expand_query
 
 log = logging.getLogger("stiqa.llm")
+log.addHandler(logging.NullHandler())  # logged for apps that configure logging; the CLI shows the notice
 
 Messages = list[tuple[str, str]]  # (role, content)
 FALLBACK = "抽出型の回答を表示します。"
@@ -57,6 +58,9 @@ def llm_enabled(settings: Settings) -> bool:
 
 class OpenAICompatible:
     """An OpenAI-compatible chat endpoint through LlamaIndex's ``OpenAILike``."""
+
+    #: a streamed answer may take this many times ``llm_timeout`` in all (each wait is ``llm_timeout``)
+    STREAM_LIMIT = 10
 
     def __init__(self, settings: Settings, *, max_tokens: int = 512) -> None:
         if not settings.llm_url:
@@ -98,10 +102,17 @@ class OpenAICompatible:
         return content
 
     def stream(self, messages: Messages, **kwargs: Any) -> Iterator[str]:
+        """Text deltas; ``timeout`` bounds each wait, ``STREAM_LIMIT`` × timeout the whole answer."""
+        deadline = time.monotonic() + self.STREAM_LIMIT * self.timeout
         try:
             for resp in self.llm.stream_chat(self._messages(messages), **kwargs):
                 if resp.delta:
                     yield resp.delta
+                if time.monotonic() > deadline:
+                    raise LLMError(f"LLM の回答が {self.STREAM_LIMIT * self.timeout:g} 秒を超えても終わりませんでした。"
+                                   f"{FALLBACK}")
+        except LLMError:
+            raise
         except Exception as exc:  # noqa: BLE001
             raise LLMError(self.explain(exc)) from exc
 
@@ -188,7 +199,7 @@ class Verdict:
     text: str  # the answer with its [n] renumbered to follow ``cited`` (when ok)
     cited: list[Chunk]
     abstained: bool = False
-    reason: str = ""  # why it was rejected (Japanese, one line)
+    reason: str = ""  # why it was rejected (Japanese, plain form: 「…ため採用せず」 follows)
 
 
 def _marker_numbers(group: str) -> list[int]:
@@ -222,13 +233,13 @@ def check_answer(text: str, sources: Sequence[Chunk]) -> Verdict:
     """Accept an LLM answer only if its citations exist and every number stands in a cited source."""
     text = (text or "").strip()
     if not text:
-        return Verdict(False, text, [], reason="LLM の応答が空でした")
+        return Verdict(False, text, [], reason="空だった")
     groups = [(m, _marker_numbers(m.group(1))) for m in _MARKER.finditer(text)]
     cited_idx: list[int] = []
     for _, ns in groups:
         for n in ns:
             if not 1 <= n <= len(sources):
-                return Verdict(False, text, [], reason=f"与えられていない出典 [{n}] を引用していました"
+                return Verdict(False, text, [], reason=f"与えられていない出典 [{n}] を引用していた"
                                                       f"（出典は {len(sources)} 件）")
             if n not in cited_idx:
                 cited_idx.append(n)
@@ -236,12 +247,12 @@ def check_answer(text: str, sources: Sequence[Chunk]) -> Verdict:
     if not cited_idx:
         if compact_has(bare, NOT_FOUND):
             return Verdict(True, text, [], abstained=True)
-        return Verdict(False, text, [], reason="出典番号 [n] が示されていませんでした")
+        return Verdict(False, text, [], reason="出典番号 [n] を示していなかった")
     cited = [sources[n - 1] for n in cited_idx]
     src = [_source_text(c) for c in cited]
     if not numbers_supported(bare, src):
         fig = unsupported_figure(bare, src)
-        return Verdict(False, text, cited, reason=f"引用した出典にない数値「{fig}」を含んでいました")
+        return Verdict(False, text, cited, reason=f"引用した出典にない数値「{fig}」を含んでいた")
     # renumber so that [i] in the text is the i-th citation of the Answer
     new = {old: i for i, old in enumerate(cited_idx, 1)}
     renumbered = _MARKER.sub(lambda m: "".join(f"[{new[n]}]" for n in dict.fromkeys(_marker_numbers(m.group(1)))),
