@@ -19,11 +19,13 @@ _TRANSLATE = str.maketrans({
 })
 # C0 controls, DEL, and lone surrogates (invalid UTF-8 on a command line arrives as these)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+#: terminal colour/cursor codes pasted with a question (\x1b[31m): removed whole, not left as 「[31m」
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 
 
 def normalize(text: str) -> str:
     """NFKC plus the unifications these PDFs need (tildes, middle dots, ヶ月 = か月)."""
-    text = _CONTROL.sub(" ", text)
+    text = _CONTROL.sub(" ", _ANSI.sub("", text))
     text = unicodedata.normalize("NFKC", text).translate(_TRANSLATE)
     # again: dropping U+200B or mapping ヶ can let neighbours compose (ヶ+゛ -> が); keeps it idempotent
     return unicodedata.normalize("NFKC", text)
