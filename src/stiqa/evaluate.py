@@ -25,6 +25,9 @@ after a change to the answerer that they accept::
 
     PYTHONPATH=src python -m stiqa.evaluate --save-baseline [--questions FILE] [--baseline PATH]
 
+(which also writes the results and the report of that same run). Without ``--save-baseline``,
+``python -m stiqa.evaluate`` behaves like ``stiqa eval``.
+
 The pure computation is :func:`evaluate` (used in-process by the gate and the benchmark).
 """
 from __future__ import annotations
@@ -430,8 +433,10 @@ def main(argv: list[str] | None = None) -> int:
     items = load_questions(args.questions or DEFAULT_QUESTIONS)
     results, summary = evaluate(_assistant(settings), items, progress=True)
     print(format_summary(summary))
+    out = write_results(results, args.out or DEFAULT_OUT)
+    report = write_report(items, results, summary, args.report or DEFAULT_REPORT)
     path = save_baseline(results, summary, args.baseline)
-    print(f"ベースラインを保存しました: {path}")
+    print(f"結果: {out}\nレポート: {report}\nベースラインを保存しました: {path}")
     return 0
 
 
