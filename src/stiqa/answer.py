@@ -18,33 +18,47 @@ from .question import Query, analyze
 from .retrieve import Searcher, expand_query
 
 ABSTAIN_TEXT = "資料には記載が見つかりませんでした。"
+#: words of a money question that say "how much", not what about
+_MONEY_WORDS = {"予算", "予算額", "金額", "額", "円", "いくら", "案", "要求", "要望", "補正", "前年度", "合計", "総額",
+                "全体", "計上", "付く", "積む", "投じる", "規模", "年間", "最大", "程度", "支援", "あたり", "当たり"}
 #: A function naming the programs a text mentions, each as its list of names (official first).
 AliasLookup = Callable[[str], list[list[str]]]
 
 _COUNT_UNIT = re.compile(r"\d[\d,]*\s*(件|人|名|か国|カ国|ヵ国|大学|校|課題|機関|分野|種|回|拠点|ポイント|%)")
 _PERIOD = re.compile(r"\d+\s*(年間|か月|ヶ月|カ月|週間|年程度|年以内|年)|年間|期間")
+_MONEY = re.compile(r"\d[\d,.]*\s*(千万|百万|億|万|千)?\s*(円|ユーロ|€|ポンド|ドル)")
 _DATE = re.compile(r"(昭和|平成|令和)\s*(\d+|元)\s*年度?|\d{1,2}月\s*\d{1,2}日|\d{4}年|\d{1,2}/\d{1,2}|\d{1,2}月")
 
 
 @dataclass(frozen=True)
 class Unit:
-    """A candidate answer: one line (or sentence of a long line) of a retrieved chunk."""
+    """A candidate answer: one line (or sentence of a long line) of a retrieved chunk, with the
+    short label line above it when there is one (「【事業期間】」 above 「3年間」)."""
 
     chunk: Chunk
     rank: int
     line: int
     text: str
+    label: str = ""
+
+
+def _is_label(line: str) -> bool:
+    s = normalize(line).strip()
+    return 0 < len(s) <= 30 and "。" not in s and not re.fullmatch(r"[\d\s,.()（）]+", s)
 
 
 def _units(hits: list[Hit]) -> list[Unit]:
     out = []
     for rank, h in enumerate(hits):
+        prev = ""
         for off, raw in enumerate(h.chunk.text.split("\n")):
             s = raw.strip()
-            if not s or s.startswith("#") and len(s) < 4:
+            if not s:
                 continue
             parts = [p for p in re.split(r"(?<=。)", s) if p.strip()] if len(s) > 160 else [s]
-            out.extend(Unit(h.chunk, rank, h.chunk.line_start + off, p.strip()) for p in parts)
+            label = prev if _is_label(prev) and prev != s else ""
+            out.extend(Unit(h.chunk, rank, h.chunk.line_start + off, p.strip(), label) for p in parts)
+            prev = s
     return out
 
 
@@ -72,6 +86,9 @@ class Answerer:
         self.aliases = aliases
         self.finder = finder
         self.k = k
+        self.idf = _idf(searcher.chunks)
+        self._attrs: list[str] = []
+        self._topic_names: set[str] = set()
 
     # ------------------------------------------------------------ entry point
 
@@ -89,6 +106,8 @@ class Answerer:
         bm25_query = expand_query(q.text) + (" " + " ".join(alias_terms) if alias_terms else "")
         hits = self.searcher.search(q.text, max(self.k, 8), bm25_query=bm25_query)
         hits = self._focus(q, hits, groups)
+        self._attrs = self._attributes(q, groups)
+        self._topic_names = {n for g in groups for n in g}
         result = self._dispatch(q, hits, groups) if hits else None
         if result is None:
             ans = self._abstain(question, hits)
@@ -136,35 +155,54 @@ class Answerer:
             got = self._abbrev(q, hits)
             if got or q.qtype == "abbrev":
                 return got
-        if q.qtype == "budget" or (q.qtype == "amount" and not q.years and q.kind == ""):
+        if q.qtype in ("budget", "amount"):
             got = self._money(q, hits)
-            if got or q.qtype == "budget":
+            if got:
                 return got
+            if q.qtype == "budget" and (q.years or q.kind in ("前年度", "補正")):
+                return None  # the year or kind asked for is not in the documents: never guess
+
         if q.qtype == "negative":
             return self._yes_no(q, hits)
         return self._best_line(q, hits)
 
     def _money(self, q: Query, hits: list[Hit]):
-        facts: list[tuple[float, MoneyFact]] = []
         per_unit = q.qtype == "amount"
+        candidates: list[tuple[int, MoneyFact]] = []
         for rank, h in enumerate(hits):
             for f in money_facts(h.chunk):
-                labelled = bool(f.kind)
-                if per_unit == labelled and not (per_unit and "/" in normalize(f.line_text)):
+                if per_unit == bool(f.kind) and not (per_unit and "/" in normalize(f.line_text)):
                     continue
                 if q.years and f.year not in q.years:
                     continue
-                if q.kind and f.kind != q.kind:
-                    if not (q.kind == "前年度" and q.years and f.year in q.years):
-                        continue
-                score = 1.0 / (1 + rank)
-                if not q.kind and f.kind in ("案", "要求"):
-                    score += 0.5
-                score += 0.3 * self._overlap(q, f.line_text + " " + f.chunk.program)
-                facts.append((score, f))
-        if not facts:
+                candidates.append((rank, f))
+        if not candidates:
             return None
-        _, best = max(facts, key=lambda sf: sf[0])
+        if q.kind:
+            exact = [(r, f) for r, f in candidates if f.kind == q.kind
+                     or (q.kind == "前年度" and q.years and f.year in q.years)]
+            candidates = exact or ([] if q.kind in ("前年度", "補正") else candidates)
+        elif not per_unit:
+            # a supplementary budget is a different number: give it only when asked for
+            regular = [(r, f) for r, f in candidates if f.kind != "補正"]
+            candidates = regular or candidates
+        if not candidates:
+            return None
+
+        def score(rf: tuple[int, MoneyFact]) -> float:
+            rank, f = rf
+            s = 1.0 / (1 + rank)
+            if not q.kind and f.kind in ("案", "要求"):
+                s += 0.5
+            before = normalize(f.line_text)[: f.amount.start][-12:]
+            s += 0.8 * self._overlap(q, before + " " + f.label)
+            s += 0.5 * self._overlap(q, f.chunk.program + " " + f.chunk.section + " " + f.line_text)
+            return s
+
+        best = max(candidates, key=score)[1]
+        context = f"{best.label} {best.chunk.context_text}"
+        if not self._covers(q, [a for a in self._attrs if a not in _MONEY_WORDS], context):
+            return None
         subject = _subject(best.chunk)
         amount = best.amount.text
         conv = f"（{yen_to_oku(best.amount.yen)}）" if "百万円" in amount and best.amount.yen >= 10**8 else ""
@@ -202,33 +240,60 @@ class Answerer:
         return None
 
     def _yes_no(self, q: Query, hits: list[Hit]):
-        """Yes/no about a named thing: say whether the passage about the topic names it."""
-        entities = [t for t in re.findall(r"[一-龯ァ-ヴA-Za-z]{2,}(?:大学|研究所|機関|国|県|市)", q.text)]
-        best = self._best_line(q, hits)
-        if not entities or best is None:
-            return best
-        text, used, span = best
+        """Yes/no about a named organisation: say whether the passage on the topic names it."""
+        entities = re.findall(r"[一-龯ァ-ヴA-Za-z]{1,}(?:大学|研究所|研究機構)", q.text)
+        if not entities:
+            return self._best_line(q, hits)
         entity = entities[0]
+        ent_tokens = set(tokens(entity))
+        saved = self._attrs
+        self._attrs = [a for a in saved if a not in ent_tokens]
+        try:
+            found = self._best_line(q, hits, top=2)
+        finally:
+            self._attrs = saved
+        if found is None:
+            return None
+        text, used, span = found
         if any(_contains(c.text, entity) for c in used):
             return f"はい。{text}", used, span
-        return (f"いいえ、資料の該当箇所には{entity}は挙げられていません。該当箇所：「{span}」", used, span)
+        return f"いいえ、資料の該当箇所に{entity}は挙げられていません。{text}", used, span
 
-    def _best_line(self, q: Query, hits: list[Hit]):
+    def _best_line(self, q: Query, hits: list[Hit], top: int = 1):
         units = _units(hits)
+        want = {"count": _COUNT_UNIT, "period": _PERIOD, "date": _DATE, "amount": _MONEY,
+                "budget": _MONEY}.get(q.qtype)
+        if want is not None:
+            # a count question is answered by a line with a count (or a table cell with a number)
+            units = [u for u in units if want.search(normalize(u.text))
+                     or (q.qtype == "count" and re.search(r"\t\s*\d", u.text))]
         if not units:
             return None
         scored = [(self._score(q, u), u) for u in units]
-        score, best = max(scored, key=lambda su: su[0])
-        if score < 0.55:
+        scored.sort(key=lambda su: -su[0])
+        score, best = scored[0]
+        context = f"{best.label} {best.chunk.context_text}"
+        if score < 0.55 or not self._covers(q, self._attrs, context):
             return None
+        if top > 1:  # a second line from the same passage, e.g. the count beside a list
+            extra = next((u for _, u in scored[1:] if u.chunk.id == best.chunk.id and u.line != best.line), None)
+            if extra is not None:
+                text, used, span = self._render(q, best)
+                return f"{text}また「{_clean(extra.text)}」とあります。", used, span
+        return self._render(q, best)
+
+    def _render(self, q: Query, best: Unit):
         line = _clean(best.text)
         cells = [c for c in re.split(r"\t+", best.text.strip()) if c.strip()]
         subject = _subject(best.chunk)
         pair = self._table_pair(q, cells)
+        header = _clean(best.chunk.text.split("\n")[0])
         if pair:
-            text = f"{subject}：{pair[0]}は{pair[1]}です（{_clean(best.chunk.text.splitlines()[0])}）。"
+            text = f"{subject}の「{header}」では「{pair[0]} {pair[1]}」となっています。"
         elif len(cells) == 2 and len(cells[0]) <= 20:
             text = f"{subject}の{_clean(cells[0])}は「{_clean(cells[1])}」です。"
+        elif best.label and len(line) <= 60:
+            text = f"{subject}の{_clean(best.label).strip('【】■●◆ ')}は「{line}」です。"
         else:
             text = f"{subject}について、資料には「{line}」とあります。"
         return text, [best.chunk], line
@@ -236,7 +301,7 @@ class Answerer:
     @staticmethod
     def _table_pair(q: Query, cells: list[str]) -> tuple[str, str] | None:
         """In a row like 「米国 51 イタリア 6」 the figure after the cell the question names."""
-        if len(cells) < 4:
+        if len(cells) < 2:
             return None
         for i, cell in enumerate(cells[:-1]):
             if len(cell) >= 2 and compact(cell) in compact(q.text) and re.fullmatch(r"[\d,.]+", cells[i + 1].strip()):
@@ -246,24 +311,60 @@ class Answerer:
     # ------------------------------------------------------------ scoring
 
     def _overlap(self, q: Query, text: str) -> float:
+        """Share of the question's content words (weighted by rarity) that the text contains."""
         if not q.content:
             return 0.0
         have = set(tokens(text))
-        return sum(1 for t in q.content if t in have) / len(q.content)
+        weights = {t: self.idf.get(t, 3.0) for t in q.content}
+        total = sum(weights.values()) or 1.0
+        return sum(w for t, w in weights.items() if t in have) / total
+
+    def _attributes(self, q: Query, groups: list[list[str]]) -> list[str]:
+        """The question's words about *what* it asks, once the program names are taken out."""
+        topic = set()
+        for g in groups:
+            for n in g:
+                topic.update(tokens(n))
+        for term in q.salient:
+            topic.update(tokens(term))
+        return [t for t in q.content if t not in topic]
+
+    def _covers(self, q: Query, attrs: list[str], text: str, need: float = 0.34) -> bool:
+        """Does a passage speak of what is asked (rarity-weighted share of the asked words)?
+
+        English questions are matched on names only: their words are not in the Japanese text.
+        """
+        if q.english or not attrs:
+            return True
+        have = set(tokens(text))
+        weights = {t: self.idf.get(t, 4.0) for t in attrs}
+        total = sum(weights.values()) or 1.0
+        return sum(w for t, w in weights.items() if t in have) / total >= need
 
     def _score(self, q: Query, u: Unit) -> float:
         norm = normalize(u.text)
         s = 0.6 / (1 + 0.5 * u.rank)
-        s += 1.0 * self._overlap(q, u.text) + 0.3 * self._overlap(q, u.chunk.section + " " + u.chunk.program)
-        want = {"count": _COUNT_UNIT, "period": _PERIOD, "date": _DATE}.get(q.qtype)
+        s += 1.0 * self._overlap(q, u.label + " " + u.text)
+        s += 0.3 * self._overlap(q, u.chunk.section + " " + u.chunk.program)
+        want = {"count": _COUNT_UNIT, "period": _PERIOD, "date": _DATE, "amount": _MONEY,
+                "budget": _MONEY}.get(q.qtype)
         if want is not None:
-            s += 0.6 if want.search(norm) else -0.4
-        if q.qtype == "amount":
-            s += 0.6 if parse_amounts(norm) else -0.4
-        if q.qtype == "count" and "\t" in u.text and re.search(r"\t\s*\d", u.text):
-            s += 0.2
-        if len(norm) < 6:
+            row_count = q.qtype == "count" and re.search(r"\t\s*\d", u.text)
+            s += 0.6 if want.search(norm) or row_count else -0.4
+        # a specific name the question asks about (a country, a field), in the line itself
+        specific = [t for t in q.salient if t not in self._topic_names]
+        if any(_contains(u.text, t) for t in specific):
+            s += 0.8
+        cells = [c.strip() for c in re.split(r"\t+", u.text) if c.strip()]
+        if len(cells) >= 2:
+            # a table row whose key cell the question names is the row it asks about
+            named = [c for c in cells if len(c) >= 2 and not re.fullmatch(r"[\d,.]+", c) and compact(c) in compact(q.text)]
+            if named:
+                s += 0.8
+        if len(norm) < 6 and not u.label:
             s -= 0.5
+        if _is_label(u.text) and not re.search(r"\d", norm):
+            s -= 0.3  # a bare heading or label is not an answer
         return s
 
     # ------------------------------------------------------------ guard and abstain
@@ -280,6 +381,18 @@ class Answerer:
         if related:
             text += "近い内容の箇所を参考として示します。"
         return Answer(question, text, [], True, related=related)
+
+
+def _idf(chunks: list[Chunk]) -> dict[str, float]:
+    """Inverse document frequency of tokens over the chunks: rare words decide relevance."""
+    import math
+
+    df: dict[str, int] = {}
+    for c in chunks:
+        for t in set(tokens(c.context_text)):
+            df[t] = df.get(t, 0) + 1
+    n = len(chunks) or 1
+    return {t: math.log((n + 1) / (d + 0.5)) for t, d in df.items()}
 
 
 def _reiwa(year: int) -> str:

@@ -181,7 +181,7 @@ def get_assistant(settings: Settings) -> Assistant:
             from .retrieve import Searcher
 
             searcher = Searcher.open(settings, embedder)
-            aliases, finder = _catalog_hooks(settings)
+            aliases, finder = _catalog_hooks(settings, searcher.chunks)
             eng = Assistant(settings, searcher=searcher, aliases=aliases, finder=finder)
             for k in old:
                 del _ENGINE[k]
@@ -189,10 +189,8 @@ def get_assistant(settings: Settings) -> Assistant:
         return eng
 
 
-def _catalog_hooks(settings: Settings):
-    """Alias lookup and program finder from the catalog, when the catalog module is present."""
-    try:
-        from . import programs
-    except ImportError:
-        return None, None
-    return programs.hooks(settings)
+def _catalog_hooks(settings: Settings, chunks: list):
+    """Alias lookup and program finder from the catalog (or the chunk headings without it)."""
+    from . import programs
+
+    return programs.hooks(settings, chunks)

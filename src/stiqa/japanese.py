@@ -67,7 +67,9 @@ def _tokens_cached(text: str) -> tuple[str, ...]:
             pos = m.part_of_speech()[0]
             if pos in _SKIP_POS:
                 continue
-            form = m.normalized_form().lower()
+            surface = m.surface()
+            # Sudachi normalises English words to katakana (budget -> バジェット): keep Latin as is
+            form = surface.lower() if surface.isascii() else m.normalized_form().lower()
             if form.strip():
                 out.append(form)
     return tuple(out)

@@ -34,7 +34,7 @@ KINDS = {
 }
 
 _KATAKANA = re.compile(r"[ァ-ヴー]{3,}")
-_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9\-]{2,}\b")
+_ACRONYM = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Za-z0-9\-]*[A-Z][A-Za-z0-9\-]*(?![A-Za-z0-9])")
 # words too common in these documents (or in English questions) to decide what a question is about
 _COMMON = {"ポスドク", "プログラム", "イノベーション", "シンポジウム", "ネットワーク", "トップ", "スキーム",
            "テーマ", "メリット", "サイエンス", "ファンド", "ミーティング", "センター", "タイプ", "キャリア",
@@ -68,7 +68,7 @@ def analyze(question: str) -> Query:
     years = tuple(y for y in fiscal_years(text) if 1900 < y < 2100)
     salient = tuple(dict.fromkeys(
         [w for w in _KATAKANA.findall(text) if w not in _COMMON]
-        + [w for w in _ACRONYM.findall(text) if w.upper() not in _COMMON]))
+        + [w for w in _ACRONYM.findall(text) if w.upper() not in _COMMON and not re.fullmatch(r"(FY|R|H)\d+", w)]))
     english = not re.search(r"[ぁ-んァ-ヴ一-龯]", text)
     content = tuple(dict.fromkeys(t for t in tokens(text) if t not in _STOP and not t.isdigit()))
     return Query(text, qtype, years, kind, yesno, salient, content, english)
@@ -82,4 +82,5 @@ _STOP = {"何", "いくら", "幾ら", "いつ", "どの", "どれ", "どこ", "
          "what", "is", "the", "of", "a", "an", "for", "in", "how", "which", "does", "do", "did", "was",
          "are", "to", "and", "when", "much", "many", "that", "this", "there", "it", "its", "by", "with",
          "年度", "令和", "平成", "昭和", "額", "予算", "予算額", "件数", "数", "期間", "正式", "名称", "略",
-         "付く", "つく", "為る", "居る", "有る", "出る", "来る", "行く", "言う", "見る", "聞く"}
+         "付く", "つく", "幾", "つ", "件", "人", "校", "名", "ね", "よ", "っけ", "頃", "ころ", "位",
+         "教え", "知りたい", "ください", "下さい", "お願い", "為る", "居る", "有る", "出る", "来る", "行く", "言う", "見る", "聞く"}
