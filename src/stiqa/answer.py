@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .facts import MoneyFact, kind_label, money_facts
 from .japanese import compact, normalize, numbers, parse_amounts, tokens, yen_to_oku
 from .models import Answer, Chunk, Citation, Hit
-from .question import Query, analyze
+from .question import Query, alternatives, analyze
 from .retrieve import Searcher, expand_query
 
 ABSTAIN_TEXT = "資料には記載が見つかりませんでした。"
@@ -27,6 +27,13 @@ AliasLookup = Callable[[str], list[list[str]]]
 _COUNT_UNIT = re.compile(r"\d[\d,]*\s*(件|人|名|か国|カ国|ヵ国|大学|校|課題|機関|分野|種|回|拠点|ポイント|%)")
 _PERIOD = re.compile(r"\d+\s*(年間|か月|ヶ月|カ月|週間|年程度|年以内|年)|年間|期間")
 _MONEY = re.compile(r"\d[\d,.]*\s*(千万|百万|億|万|千)?\s*(円|ユーロ|€|ポンド|ドル)")
+#: words that label the kind of fact a question type asks for
+_TYPE_WORDS = {
+    "date": re.compile(r"開始|開設|設立|発表|公表|決定|期間|から|より|日付|時期|年度\s*[~～〜]"),
+    "period": re.compile(r"期間|年間|程度|以内|最大"),
+    "count": re.compile(r"数|件|人|名|か国|大学"),
+    "amount": re.compile(r"支援額|単価|規模|最大|上限|/年|／年|年・課題"),
+}
 _DATE = re.compile(r"(昭和|平成|令和)\s*(\d+|元)\s*年度?|\d{1,2}月\s*\d{1,2}日|\d{4}年|\d{1,2}/\d{1,2}|\d{1,2}月")
 
 
@@ -292,7 +299,8 @@ class Answerer:
             text = f"{subject}の「{header}」では「{pair[0]} {pair[1]}」となっています。"
         elif len(cells) == 2 and len(cells[0]) <= 20:
             text = f"{subject}の{_clean(cells[0])}は「{_clean(cells[1])}」です。"
-        elif best.label and len(line) <= 60:
+        elif best.label and len(line) <= 60 and not best.label.lstrip().startswith("#") \
+                and compact(best.label) not in compact(subject):
             text = f"{subject}の{_clean(best.label).strip('【】■●◆ ')}は「{line}」です。"
         else:
             text = f"{subject}について、資料には「{line}」とあります。"
@@ -310,14 +318,15 @@ class Answerer:
 
     # ------------------------------------------------------------ scoring
 
-    def _overlap(self, q: Query, text: str) -> float:
+    def _overlap(self, q: Query, text: str, words: list[str] | tuple[str, ...] | None = None) -> float:
         """Share of the question's content words (weighted by rarity) that the text contains."""
-        if not q.content:
+        words = q.content if words is None else words
+        if not words:
             return 0.0
         have = set(tokens(text))
-        weights = {t: self.idf.get(t, 3.0) for t in q.content}
+        weights = {t: self.idf.get(t, 3.0) for t in words}
         total = sum(weights.values()) or 1.0
-        return sum(w for t, w in weights.items() if t in have) / total
+        return sum(w for t, w in weights.items() if any(a in have for a in alternatives(t))) / total
 
     def _attributes(self, q: Query, groups: list[list[str]]) -> list[str]:
         """The question's words about *what* it asks, once the program names are taken out."""
@@ -339,18 +348,23 @@ class Answerer:
         have = set(tokens(text))
         weights = {t: self.idf.get(t, 4.0) for t in attrs}
         total = sum(weights.values()) or 1.0
-        return sum(w for t, w in weights.items() if t in have) / total >= need
+        return sum(w for t, w in weights.items() if any(a in have for a in alternatives(t))) / total >= need
 
     def _score(self, q: Query, u: Unit) -> float:
         norm = normalize(u.text)
         s = 0.6 / (1 + 0.5 * u.rank)
-        s += 1.0 * self._overlap(q, u.label + " " + u.text)
+        # the topic is settled by focus; within it, the line that says what is asked wins
+        words = self._attrs or q.content
+        s += 1.0 * self._overlap(q, u.label + " " + u.text, words)
         s += 0.3 * self._overlap(q, u.chunk.section + " " + u.chunk.program)
         want = {"count": _COUNT_UNIT, "period": _PERIOD, "date": _DATE, "amount": _MONEY,
                 "budget": _MONEY}.get(q.qtype)
         if want is not None:
             row_count = q.qtype == "count" and re.search(r"\t\s*\d", u.text)
             s += 0.6 if want.search(norm) or row_count else -0.4
+        cue = _TYPE_WORDS.get(q.qtype)
+        if cue is not None and cue.search(normalize(u.label + " " + u.text)):
+            s += 0.4
         # a specific name the question asks about (a country, a field), in the line itself
         specific = [t for t in q.salient if t not in self._topic_names]
         if any(_contains(u.text, t) for t in specific):
