@@ -20,7 +20,8 @@ from .retrieve import Searcher, expand_query
 ABSTAIN_TEXT = "資料には記載が見つかりませんでした。"
 #: words of a money question that say "how much", not what about
 _MONEY_WORDS = {"予算", "予算額", "金額", "額", "円", "いくら", "案", "要求", "要望", "補正", "前年度", "合計", "総額",
-                "全体", "計上", "付く", "積む", "投じる", "規模", "年間", "最大", "程度", "支援", "あたり", "当たり"}
+                "全体", "計上", "付く", "積む", "投じる", "規模", "年間", "最大", "程度", "支援", "あたり", "当たり",
+                "措置", "出る", "もらえる", "受けられる", "受ける", "どの", "くらい", "課題", "一", "1", "年額", "分"}
 #: A function naming the programs a text mentions, each as its list of names (official first).
 AliasLookup = Callable[[str], list[list[str]]]
 
@@ -63,7 +64,7 @@ def _units(hits: list[Hit]) -> list[Unit]:
             if not s:
                 continue
             parts = [p for p in re.split(r"(?<=。)", s) if p.strip()] if len(s) > 160 else [s]
-            label = prev if _is_label(prev) and prev != s else ""
+            label = prev if _is_label(prev) and prev != s and "\t" not in prev and "\t" not in s else ""
             out.extend(Unit(h.chunk, rank, h.chunk.line_start + off, p.strip(), label) for p in parts)
             prev = s
     return out
@@ -102,7 +103,7 @@ class Answerer:
     def answer(self, question: str, *, interpretation: str = "") -> Answer:
         t0 = time.perf_counter()
         q = analyze(question)
-        if q.qtype == "finder" and self.finder:
+        if q.qtype == "finder" and self.finder and not (self.aliases and self.aliases(q.text)):
             found = self.finder(question)
             if found is not None:
                 found.latency_ms = (time.perf_counter() - t0) * 1000
@@ -178,9 +179,17 @@ class Answerer:
         candidates: list[tuple[int, MoneyFact]] = []
         for rank, h in enumerate(hits):
             for f in money_facts(h.chunk):
-                if per_unit == bool(f.kind) and not (per_unit and "/" in normalize(f.line_text)):
-                    continue
-                if q.years and f.year not in q.years:
+                slash = "/" in normalize(f.line_text)
+                if per_unit and f.kind and not slash:
+                    continue  # a budget line does not answer "how much per project"
+                if not per_unit and not f.kind:
+                    # an unlabelled figure answers a budget question only when the words right
+                    # before it are what the question names (「JST:441億円」)
+                    before = normalize(f.line_text)[: f.amount.start][-12:]
+                    if slash or self._overlap(q, before, self._attrs or q.content) == 0:
+                        continue
+                if q.years and not per_unit and f.year not in q.years and not (
+                        f.kind == "前年度" and f.year is not None and f.year + 1 in q.years and q.kind == "前年度"):
                     continue
                 candidates.append((rank, f))
         if not candidates:
@@ -223,12 +232,16 @@ class Answerer:
         return text, [best.chunk], best.amount.text
 
     def _abbrev(self, q: Query, hits: list[Hit]):
-        names: list[tuple[str, Chunk]] = []
-        for term in q.salient:
+        """Full name of an abbreviation, from the documents' own 「ABBR: 名称」/「名称（ABBR）」 forms."""
+        asked = re.search(r"([A-Za-z][A-Za-z0-9\-]+)\s*(?:は|って|とは|の正式|の略|の日本語|stand|の英語)", q.text)
+        terms = sorted(q.salient, key=lambda t: 0 if asked and asked.group(1) == t else 1)
+        for term in terms:
             t = re.escape(normalize(term))
-            rx = [re.compile(rf"{t}\s*[:：]\s*([^\s:：()（）A-Z]{{4,}})"),
+            rx = [re.compile(rf"(?<![A-Za-z]){t}\s*[:：]\s*([^\s:：()（）A-Z]{{4,}})"),
                   re.compile(rf"([^\s\t「」()（）:：、。]{{4,}})\s*[（(]{t}[）)]"),
-                  re.compile(rf"{t}\s*[（(]([A-Z][^)）]{{6,}})[）)]")]
+                  re.compile(rf"(?<![A-Za-z]){t}[^()（）\n]{{0,20}}\s*[（(]([A-Z][A-Za-z &]{{6,}})[）)]"),
+                  re.compile(rf"[（(]([A-Z][A-Za-z &]{{6,}}?)\s*[:：]\s*{t}[）)]")]
+            names: list[tuple[str, Chunk]] = []
             for chunk in [h.chunk for h in hits] + self.searcher.chunks:
                 body = normalize(chunk.text)
                 for r in rx:
@@ -282,6 +295,8 @@ class Answerer:
         context = f"{best.label} {best.chunk.context_text}"
         if score < 0.55 or not self._covers(q, self._attrs, context):
             return None
+        if q.qtype == "fact" and top == 1:
+            top = 2 if len(scored) > 1 and scored[1][0] >= 0.85 * score else 1
         if top > 1:  # a second line from the same passage, e.g. the count beside a list
             extra = next((u for _, u in scored[1:] if u.chunk.id == best.chunk.id and u.line != best.line), None)
             if extra is not None:
@@ -346,9 +361,12 @@ class Answerer:
         if q.english or not attrs:
             return True
         have = set(tokens(text))
+        flat = compact(text)
         weights = {t: self.idf.get(t, 4.0) for t in attrs}
         total = sum(weights.values()) or 1.0
-        return sum(w for t, w in weights.items() if any(a in have for a in alternatives(t))) / total >= need
+        # substring too: the analyser may cut 「1課題」 and 「課題」 differently
+        found = sum(w for t, w in weights.items() if any(a in have or a in flat for a in alternatives(t)))
+        return found / total >= need
 
     def _score(self, q: Query, u: Unit) -> float:
         norm = normalize(u.text)
@@ -421,7 +439,10 @@ def numbers_supported(text: str, sources: list[str]) -> bool:
     """
     src_amounts = [a.yen for s in sources for a in parse_amounts(s)]
     src_numbers = {n for s in sources for n in numbers(s)}
-    norm = normalize(text)
+    # list markers (「1. 」) are not figures; a clause labelled as stiqa's own arithmetic is checked
+    # by the code that computed it from two cited figures (chat.compare)
+    norm = re.sub(r"(?m)^\s*\d+\.\s", " ", normalize(text))
+    norm = re.sub(r"[^、。]*[（(]stiqaによる計算[）)]", " ", norm)
     consumed = []
     for a in parse_amounts(norm):
         approx = norm[max(0, a.start - 1):a.start] == "約"

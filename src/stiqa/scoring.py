@@ -17,6 +17,15 @@ def states_yen(answer: str, yen: int) -> bool:
     return any(a.yen == yen for a in parse_amounts(answer))
 
 
+def _contains_figure(text: str, alt: str) -> bool:
+    """Substring match that does not find 「1億円」 inside 「11億円」 (digit boundary before a figure)."""
+    if not alt:
+        return False
+    if not alt[0].isdigit():
+        return alt in text
+    return re.search(r"(?<![\d.])" + re.escape(alt), text) is not None
+
+
 def is_correct(item: dict[str, Any], result: dict[str, Any]) -> bool:
     if item.get("abstain"):
         return bool(result.get("abstained"))
@@ -24,7 +33,7 @@ def is_correct(item: dict[str, Any], result: dict[str, Any]) -> bool:
         return False
     text = _norm(result.get("answer", ""))
     for i, group in enumerate(item.get("expect", [])):
-        if any(_norm(alt) in text for alt in group):
+        if any(_contains_figure(text, _norm(alt)) for alt in group):
             continue
         if i == 0 and item.get("yen") and states_yen(result.get("answer", ""), int(item["yen"])):
             continue
