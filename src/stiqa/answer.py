@@ -102,14 +102,14 @@ class Answerer:
 
     def answer(self, question: str, *, interpretation: str = "") -> Answer:
         t0 = time.perf_counter()
-        q = analyze(question)
-        if q.qtype == "finder" and self.finder and not (self.aliases and self.aliases(q.text)):
+        groups = self.aliases(question) if self.aliases else []
+        q = analyze(question, [n for g in groups for n in g])
+        if q.qtype == "finder" and self.finder and not groups:
             found = self.finder(question)
             if found is not None:
                 found.latency_ms = (time.perf_counter() - t0) * 1000
                 found.interpretation = interpretation
                 return found
-        groups = self.aliases(q.text) if self.aliases else []
         alias_terms = [n for g in groups for n in g[1:]]
         bm25_query = expand_query(q.text) + (" " + " ".join(alias_terms) if alias_terms else "")
         hits = self.searcher.search(q.text, max(self.k, 8), bm25_query=bm25_query)

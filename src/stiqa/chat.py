@@ -22,7 +22,14 @@ from .question import _CUES, analyze
 _PRONOUN = re.compile(r"^(その|それ|この|あの|同じ|同|当該|そちら|こちら|これ|あれ)(事業|制度|プログラム|施策)?(の|は|って|で|に|、)?")
 _OPENERS = re.compile(r"^(では|じゃあ|じゃ|で、|それでは|それじゃ|また|あと|ちなみに|and |what about |how about )", re.I)
 _COMPARE = re.compile(r"比べ|比較|増え|減っ|増加|減少|差|違い|compared|increase|decrease", re.I)
-_ATTRIBUTE = re.compile(r"予算|件数|人数|期間|支援額|対象者|開始|正式名称|目的|相手国|採択")
+_ATTRIBUTE = re.compile(r"予算|件数|人数|期間|支援額|対象者|開始|正式名称|目的|相手国|採択|いくら|何人|何件|いつ")
+_EN_PRONOUN = re.compile(r"\b(its|it|this program|that program|the program|this scheme)\b", re.I)
+
+
+def _short_name(group: list[str]) -> str:
+    """How to name a program in a rewritten question: its abbreviation when it has one."""
+    ascii_names = [n for n in group if re.fullmatch(r"[A-Za-z][A-Za-z0-9\- ]{1,20}", n)]
+    return ascii_names[0] if ascii_names else group[0]
 
 
 @dataclass
@@ -58,19 +65,22 @@ class Conversation:
         salient = analyze(q).salient
         if salient:  # names something the alias table does not know: a new topic
             return q, [salient[0]]
-        name = prev[0]
+        name = _short_name(prev)
         body = _OPENERS.sub("", q)
-        if _PRONOUN.match(body):
+        elliptic = analyze(body).qtype == "fact" and len(body) <= 14 and not _ATTRIBUTE.search(body)
+        if _EN_PRONOUN.search(body):
+            body = _EN_PRONOUN.sub(name, body, count=1)
+        elif _PRONOUN.match(body):
             body = _PRONOUN.sub(f"{name}の", body, count=1)
         elif len(body) <= 30:
             body = f"{name}の{body}"
         else:
             return q, []
         # 「前年度は？」 after a budget question keeps the attribute that was asked
-        if not _ATTRIBUTE.search(body) and self.turns and not any(rx.search(body) for _, rx in _CUES[:2]):
+        if elliptic and self.turns:
             last = _ATTRIBUTE.search(self.turns[-1].resolved)
             if last:
-                body = body.rstrip("？?。") + f"の{last.group(0)}は？"
+                body = re.sub(r"(は|って)?[？?。]*$", "", body) + f"の{last.group(0)}は？"
         return body, prev
 
     def ask(self, question: str, *, use_llm: bool = True) -> Answer:

@@ -56,16 +56,23 @@ class Query:
     english: bool = False
 
 
-def analyze(question: str) -> Query:
-    """Classify a (resolved) question. General rules over Japanese cue words, no question list."""
+def analyze(question: str, mask: list[str] | tuple[str, ...] = ()) -> Query:
+    """Classify a (resolved) question. General rules over Japanese cue words, no question list.
+
+    ``mask`` holds program names to ignore when reading the question type: 「地球規模課題…」 is a
+    name, not a question about 規模.
+    """
     text = normalize(question).strip()
-    qtype = next((name for name, rx in _CUES if rx.search(text)), "fact")
-    yesno = bool(_YESNO.search(text)) and qtype not in ("finder",)
+    cue_text = text
+    for name in sorted(mask, key=len, reverse=True):
+        cue_text = cue_text.replace(normalize(name), " ")
+    qtype = next((name for name, rx in _CUES if rx.search(cue_text)), "fact")
+    yesno = bool(_YESNO.search(cue_text)) and qtype not in ("finder",)
     if yesno and qtype in ("fact", "date", "count"):
-        if not re.search(r"何|いつ|どの|どこ|いくら|誰", text):
+        if not re.search(r"何|いつ|どの|どこ|いくら|誰", cue_text):
             qtype = "negative"
-    kind = next((k for k, rx in KINDS.items() if rx.search(text)), "")
-    years = tuple(y for y in fiscal_years(text) if 1900 < y < 2100)
+    kind = next((k for k, rx in KINDS.items() if rx.search(cue_text)), "")
+    years = tuple(y for y in fiscal_years(cue_text) if 1900 < y < 2100)
     salient = tuple(dict.fromkeys(
         [w for w in _KATAKANA.findall(text) if w not in _COMMON]
         + [w for w in _ACRONYM.findall(text) if w.upper() not in _COMMON and not re.fullmatch(r"(FY|R|H)\d+", w)]))
