@@ -97,6 +97,7 @@ class Answerer:
         self.idf = _idf(searcher.chunks)
         self._attrs: list[str] = []
         self._topic_names: set[str] = set()
+        self._skip_proper: set[str] = set()
 
     # ------------------------------------------------------------ entry point
 
@@ -268,10 +269,12 @@ class Answerer:
         ent_tokens = set(tokens(entity))
         saved = self._attrs
         self._attrs = [a for a in saved if a not in ent_tokens]
+        self._skip_proper = {p for p in q.proper if p in entity}
         try:
             found = self._best_line(q, hits, top=2)
         finally:
             self._attrs = saved
+            self._skip_proper = set()
         if found is None:
             return None
         text, used, span = found
@@ -358,14 +361,21 @@ class Answerer:
 
         English questions are matched on names only: their words are not in the Japanese text.
         """
+        flat = compact(text)
+        # rare names only (中国 yes, 日本 no): a name on every other slide decides nothing
+        names = [p for p in q.proper if not any(p in n for n in self._topic_names)
+                 and p not in self._skip_proper and self.idf.get(tokens(p)[0] if tokens(p) else p, 9.0) > 2.5]
+        if any(compact(p) not in flat for p in names):
+            return False  # the passage is about something else (中国 asked, フランス found)
         if q.english or not attrs:
             return True
         have = set(tokens(text))
-        flat = compact(text)
         weights = {t: self.idf.get(t, 4.0) for t in attrs}
         total = sum(weights.values()) or 1.0
         # substring too: the analyser may cut 「1課題」 and 「課題」 differently
-        found = sum(w for t, w in weights.items() if any(a in have or a in flat for a in alternatives(t)))
+        found = sum(w for t, w in weights.items()
+                    if any(a in have or ((len(a) >= 2 or "\u4e00" <= a <= "\u9fff") and a in flat)
+                           for a in alternatives(t)))
         return found / total >= need
 
     def _score(self, q: Query, u: Unit) -> float:

@@ -75,6 +75,20 @@ def _tokens_cached(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+_ERAS = {"令和", "平成", "昭和", "大正", "明治"}
+
+
+def proper_nouns(text: str) -> list[str]:
+    """Proper nouns (places, organisations, people) as written: what a passage must name."""
+    tok = _tokenizer()
+    out = []
+    for m in tok.tokenize(normalize(text)[:4000]):
+        pos = m.part_of_speech()
+        if pos[0] == "名詞" and pos[1] == "固有名詞" and m.surface() not in _ERAS and len(m.surface()) >= 2:
+            out.append(m.surface())
+    return out
+
+
 def tokens(text: str) -> list[str]:
     """Content-word tokens (Sudachi normalised forms, particles and auxiliaries dropped).
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .japanese import fiscal_years, normalize, tokens
+from .japanese import fiscal_years, normalize, proper_nouns, tokens
 
 # Order matters: the first type whose cue matches wins (an amount per person is not a budget).
 _CUES: list[tuple[str, re.Pattern[str]]] = [
@@ -54,6 +54,7 @@ class Query:
     salient: tuple[str, ...] = ()  # names that a passage must contain to be about this question
     content: tuple[str, ...] = field(default_factory=tuple)  # content tokens for overlap scoring
     english: bool = False
+    proper: tuple[str, ...] = ()  # proper nouns (中国, 東北大学): a passage must name them to answer
 
 
 def analyze(question: str, mask: list[str] | tuple[str, ...] = ()) -> Query:
@@ -73,12 +74,13 @@ def analyze(question: str, mask: list[str] | tuple[str, ...] = ()) -> Query:
             qtype = "negative"
     kind = next((k for k, rx in KINDS.items() if rx.search(cue_text)), "")
     years = tuple(y for y in fiscal_years(cue_text) if 1900 < y < 2100)
+    proper = tuple(dict.fromkeys(w for w in proper_nouns(text) if not re.fullmatch(r"[A-Za-z0-9\-]+", w)))
     salient = tuple(dict.fromkeys(
         [w for w in _KATAKANA.findall(text) if w not in _COMMON]
         + [w for w in _ACRONYM.findall(text) if w.upper() not in _COMMON and not re.fullmatch(r"(FY|R|H)\d+", w)]))
     english = not re.search(r"[ぁ-んァ-ヴ一-龯]", text)
     content = tuple(dict.fromkeys(t for t in tokens(text) if t not in _STOP and not t.isdigit()))
-    return Query(text, qtype, years, kind, yesno, salient, content, english)
+    return Query(text, qtype, years, kind, yesno, salient, content, english, proper)
 
 
 #: How staff ask vs how the slides write it (Sudachi normalised forms): general paraphrases of
@@ -95,6 +97,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "人数": ("人数", "人"), "規模": ("規模", "支援額", "単価"), "額": ("額", "円"),
     "いくら": ("円", "額"), "期間": ("期間", "年間", "か月"), "何年": ("年間", "年度"),
     "国": ("国", "か国", "カ国"), "件数": ("件数", "件"), "数": ("数", "件", "人"),
+    "受ける": ("受入", "受け入れ", "受入れ"), "入れる": ("受入", "受け入れ", "受入れ"),
+    "受け入れ": ("受入", "受入れ"), "込む": ("見込み",), "見込む": ("見込み",), "想定": ("想定", "見込み"),
+    "派遣": ("派遣", "渡航"), "実施": ("実施", "期間", "開始"),
 }
 
 
