@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from .facts import MoneyFact, kind_label, money_facts
-from .japanese import compact, normalize, numbers, parse_amounts, tokens, yen_to_oku
+from .facts import MoneyFact, money_facts
+from .japanese import compact, format_yen, normalize, numbers, parse_amounts, tokens, yen_to_oku
 from .models import Answer, Chunk, Citation, Hit
 from .question import Query, alternatives, analyze
 from .retrieve import Searcher, expand_query
@@ -28,6 +28,7 @@ AliasLookup = Callable[[str], list[list[str]]]
 _COUNT_UNIT = re.compile(r"\d[\d,]*\s*(件|人|名|か国|カ国|ヵ国|大学|校|課題|機関|分野|種|回|拠点|ポイント|%)")
 _PERIOD = re.compile(r"\d+\s*(年間|か月|ヶ月|カ月|週間|年程度|年以内|年)|年間|期間")
 _MONEY = re.compile(r"\d[\d,.]*\s*(千万|百万|億|万|千)?\s*(円|ユーロ|€|ポンド|ドル)")
+_COMPARE = re.compile(r"比べ|比較|増え|減っ|増額|減額|増加|減少|差|compared|increase|decrease", re.I)
 #: words that label the kind of fact a question type asks for
 _TYPE_WORDS = {
     "date": re.compile(r"開始|開設|設立|発表|公表|決定|期間|から|より|日付|時期|年度\s*[~～〜]"),
@@ -171,9 +172,32 @@ class Answerer:
             if q.qtype == "budget" and (q.years or q.kind in ("前年度", "補正")):
                 return None  # the year or kind asked for is not in the documents: never guess
 
+        if _COMPARE.search(q.text) and q.qtype in ("budget", "negative", "fact", "amount"):
+            got = self._compare(q, hits)
+            if got:
+                return got
         if q.qtype == "negative":
             return self._yes_no(q, hits)
         return self._best_line(q, hits)
+
+    def _compare(self, q: Query, hits: list[Hit]):
+        """前年度と比べて: both figures cited; the difference is stiqa's arithmetic, labelled so."""
+        for h in hits:
+            facts = money_facts(h.chunk)
+            cur = next((f for f in facts if f.kind in ("案", "要求")), None)
+            prev = next((f for f in facts if f.kind == "前年度"), None)
+            if not (cur and prev):
+                continue
+            diff = cur.amount.yen - prev.amount.yen
+            if diff == 0:
+                change = "前年度と同額です"
+            else:
+                word = "増" if diff > 0 else "減"
+                change = f"前年度から{format_yen(abs(diff))}の{word}です（stiqaによる計算）"
+            text = (f"{_subject(h.chunk)}の{cur.label}は{cur.amount.text}、{prev.label}は{prev.amount.text}で、"
+                    f"{change}。")
+            return text, [h.chunk], cur.line_text
+        return None
 
     def _money(self, q: Query, hits: list[Hit]):
         per_unit = q.qtype == "amount"
@@ -264,7 +288,9 @@ class Answerer:
         """Yes/no about a named organisation: say whether the passage on the topic names it."""
         entities = re.findall(r"[一-龯ァ-ヴA-Za-z]{1,}(?:大学|研究所|研究機構)", q.text)
         if not entities:
-            return self._best_line(q, hits)
+            # a claim to check (「1年間受け入れられますか」): state what the documents say about it
+            as_type = "period" if re.search(r"\d+\s*(年|か月|ヶ月|週間)", q.text) else "fact"
+            return self._best_line(replace(q, qtype=as_type), hits, need=0.2)
         entity = entities[0]
         ent_tokens = set(tokens(entity))
         saved = self._attrs
@@ -282,7 +308,7 @@ class Answerer:
             return f"はい。{text}", used, span
         return f"いいえ、資料の該当箇所に{entity}は挙げられていません。{text}", used, span
 
-    def _best_line(self, q: Query, hits: list[Hit], top: int = 1):
+    def _best_line(self, q: Query, hits: list[Hit], top: int = 1, need: float = 0.34):
         units = _units(hits)
         want = {"count": _COUNT_UNIT, "period": _PERIOD, "date": _DATE, "amount": _MONEY,
                 "budget": _MONEY}.get(q.qtype)
@@ -296,7 +322,7 @@ class Answerer:
         scored.sort(key=lambda su: -su[0])
         score, best = scored[0]
         context = f"{best.label} {best.chunk.context_text}"
-        if score < 0.55 or not self._covers(q, self._attrs, context):
+        if score < 0.55 or not self._covers(q, self._attrs, context, need):
             return None
         if q.qtype == "fact" and top == 1:
             top = 2 if len(scored) > 1 and scored[1][0] >= 0.85 * score else 1

@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from .answer import Answerer, AliasLookup
 from .config import Settings
-from .facts import money_facts
-from .japanese import format_yen, normalize, yen_to_oku
-from .models import Answer, Citation
-from .question import _CUES, analyze
+from .japanese import normalize
+from .models import Answer
+from .question import analyze
 
 _PRONOUN = re.compile(r"^(その|それ|この|あの|同じ|同|当該|そちら|こちら|これ|あれ)(事業|制度|プログラム|施策)?(の|は|って|で|に|、)?")
 _OPENERS = re.compile(r"^(では|じゃあ|じゃ|で、|それでは|それじゃ|また|あと|ちなみに|and |what about |how about )", re.I)
-_COMPARE = re.compile(r"比べ|比較|増え|減っ|増加|減少|差|違い|compared|increase|decrease", re.I)
 _ATTRIBUTE = re.compile(r"予算|件数|人数|期間|支援額|対象者|開始|正式名称|目的|相手国|採択|いくら|何人|何件|いつ")
 _EN_PRONOUN = re.compile(r"\b(its|it|this program|that program|the program|this scheme)\b", re.I)
 
@@ -90,11 +87,8 @@ class Conversation:
             return ask_with_llm(self, question)
         resolved, topic = self.resolve(question)
         interpretation = f"解釈：{resolved}" if resolved != normalize(question).strip() else ""
-        if topic and _COMPARE.search(resolved):
-            ans = self.assistant.compare(question, topic, interpretation)
-        else:
-            ans = self.assistant.answer(resolved, interpretation=interpretation)
-            ans.question = question
+        ans = self.assistant.answer(resolved, interpretation=interpretation)
+        ans.question = question
         self.turns.append(Turn(question, resolved, topic, ans))
         return ans
 
@@ -133,33 +127,6 @@ class Assistant:
         conv = self.conversation()
         conv.replay(history or [])
         return conv.ask(question)
-
-    def compare(self, question: str, topic: list[str], interpretation: str) -> Answer:
-        """前年度と比べて: both figures cited, the difference labelled as computed by stiqa."""
-        t0 = time.perf_counter()
-        base = self.answer(f"{topic[0]}の予算額は？")
-        for cit in base.citations:
-            chunk = next((c for c in self.searcher.chunks if c.source == cit.source
-                          and c.line_start == cit.line_start), None)
-            if chunk is None:
-                continue
-            facts = money_facts(chunk)
-            cur = next((f for f in facts if f.kind in ("案", "要求")), None)
-            prev = next((f for f in facts if f.kind == "前年度"), None)
-            if cur and prev:
-                diff = cur.amount.yen - prev.amount.yen
-                if diff == 0:
-                    change = "前年度と同額です"
-                else:
-                    word = "増" if diff > 0 else "減"
-                    change = f"前年度から{format_yen(abs(diff))}の{word}です（stiqaによる計算）"
-                text = (f"{chunk.program or topic[0]}の{cur.label}は{cur.amount.text}、"
-                        f"{prev.label}は{prev.amount.text}で、{change}。")
-                return Answer(question, text, [Citation.from_chunk(chunk, cur.line_text)], False,
-                              interpretation=interpretation, latency_ms=(time.perf_counter() - t0) * 1000)
-        base.interpretation = interpretation
-        base.question = question
-        return base
 
 
 def check_question(question: Any, limit: int) -> str:

@@ -41,7 +41,7 @@ def heading_aliases(program_names: list[str]) -> Callable[[str], list[list[str]]
 def hooks(settings: Settings, chunks: list[Any] | None = None):
     """(alias lookup, finder) for the Assistant."""
     try:
-        from .catalog import alias_table, build_catalog, find_program_mentions  # noqa: F401
+        from .catalog import build_catalog, find_program_mentions
     except ImportError:
         names = [c.program for c in chunks or [] if c.program]
         return (heading_aliases(names) if names else None), None
