@@ -60,6 +60,14 @@ def dir_size_mb(path: Path, *, exclude: Sequence[str] = ()) -> float:
     return round(total / 2**20, 2)
 
 
+def generation_size_mb(index_dir: Path) -> float:
+    """Size of the live generation (the previous one, kept for readers, is not counted)."""
+    from .index import current_generation
+
+    gen = current_generation(index_dir)
+    return dir_size_mb(gen) if gen is not None else 0.0
+
+
 def latency_stats(ms: Sequence[float]) -> dict[str, float]:
     if not ms:
         return {"n": 0, "p50_ms": 0.0, "p95_ms": 0.0, "mean_ms": 0.0}
@@ -168,7 +176,7 @@ def run_policy(settings: Settings, *, questions: Path = DEFAULT_QUESTIONS, cold_
             "embed_s": round(full.embed_seconds, 2),
             "embed_share": round(full.embed_seconds / full.seconds, 3),
             "noop_reindex_ms": round(noop.seconds * 1000, 2), "noop": noop.noop,
-            "size_mb": dir_size_mb(s.index_dir, exclude=("embcache",)),
+            "size_mb": generation_size_mb(s.index_dir),
             "embcache_mb": dir_size_mb(s.index_dir / "embcache") if (s.index_dir / "embcache").exists() else 0.0,
             "rss_before_mb": rss0, "peak_rss_mb": peak_rss_mb(),
         }
@@ -314,7 +322,7 @@ def growth_child(path: str, replicas: int, sample: int, seed: int, root: str) ->
     res = evaluate_jsquad(searcher, assistant, sample_questions(questions, sample, seed))
     return {"replicas": replicas, "chunks": len(chunks), "build_s": round(build["seconds"], 2),
             "embedded": build["embedded"], "open_s": round(open_s, 2),
-            "size_mb": dir_size_mb(s.index_dir, exclude=("embcache",)), "rss_start_mb": rss0,
+            "size_mb": generation_size_mb(s.index_dir), "rss_start_mb": rss0,
             "rss_open_mb": rss_open, "peak_rss_mb": peak_rss_mb(),
             "retrieval_p50_ms": res["retrieval"]["p50_ms"], "retrieval_p95_ms": res["retrieval"]["p95_ms"],
             "answer_p50_ms": res["answer"]["p50_ms"], "answer_p95_ms": res["answer"]["p95_ms"],
@@ -359,7 +367,7 @@ def run_jsquad(settings: Settings, path: str | Path, *, sample: int | None = Non
     noop = build_chunk_index(s, chunks, name="jsquad")
     out["index"] = {"chunks": len(chunks), "cached_build_s": round(build["seconds"], 2),
                     "embedded_this_run": build["embedded"], "noop_reindex_ms": round(noop["seconds"] * 1000, 2),
-                    "size_mb": dir_size_mb(s.index_dir, exclude=("embcache",)),
+                    "size_mb": generation_size_mb(s.index_dir),
                     "embcache_mb": dir_size_mb(s.index_dir / "embcache"),
                     "cold_build": json.loads(cold_file.read_text(encoding="utf-8")) if cold_file.exists() else None,
                     "peak_rss_mb": peak_rss_mb()}

@@ -299,8 +299,9 @@ STUDY: dict[str, tuple[str, tuple[str, ...], dict[str, float] | None]] = {
        for wc in (0.5, 0.6, 0.7, 0.8)},
     **{f"weighted bm25 {wb:.2f} / char {wc:.2f} / dense {wd:.2f}": (
         "weighted", ("bm25", "char", "dense"), {"bm25": wb, "char": wc, "dense": wd})
-       for wb, wc, wd in ((0.35, 0.35, 0.3), (0.2, 0.5, 0.3), (0.3, 0.4, 0.3), (0.25, 0.5, 0.25),
-                          (0.4, 0.4, 0.2), (0.2, 0.6, 0.2), (0.3, 0.3, 0.4))},
+       for wd in (0.2, 0.3, 0.4) for wb, wc in (((1 - wd) / 4, 3 * (1 - wd) / 4), ((1 - wd) / 2, (1 - wd) / 2),
+                                                 (0.1, 0.9 - wd))
+       for wb, wc, wd in [(round(wb, 2), round(wc, 2), wd)]},
 }
 
 
