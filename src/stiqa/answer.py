@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from .facts import MoneyFact, money_facts
 from .japanese import compact, format_yen, normalize, numbers, parse_amounts, tokens, yen_to_oku
 from .models import Answer, Chunk, Citation, Hit
-from .question import Query, alternatives, analyze
+from .question import COMPARE as _COMPARE, Query, alternatives, analyze
 from .retrieve import Searcher, expand_query
 
 ABSTAIN_TEXT = "資料には記載が見つかりませんでした。"
@@ -28,7 +28,6 @@ AliasLookup = Callable[[str], list[list[str]]]
 _COUNT_UNIT = re.compile(r"\d[\d,]*\s*(件|人|名|か国|カ国|ヵ国|大学|校|課題|機関|分野|種|回|拠点|ポイント|%)")
 _PERIOD = re.compile(r"\d+\s*(年間|か月|ヶ月|カ月|週間|年程度|年以内|年)|年間|期間")
 _MONEY = re.compile(r"\d[\d,.]*\s*(千万|百万|億|万|千)?\s*(円|ユーロ|€|ポンド|ドル)")
-_COMPARE = re.compile(r"比べ|比較|増え|減っ|増額|減額|増加|減少|差|compared|increase|decrease", re.I)
 #: words that label the kind of fact a question type asks for
 _TYPE_WORDS = {
     "date": re.compile(r"開始|開設|設立|発表|公表|決定|期間|から|より|日付|時期|年度\s*[~～〜]"),

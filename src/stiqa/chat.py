@@ -15,7 +15,7 @@ from .answer import Answerer, AliasLookup
 from .config import Settings
 from .japanese import normalize
 from .models import Answer
-from .question import analyze
+from .question import COMPARE, analyze
 
 _PRONOUN = re.compile(r"^(その|それ|この|あの|同じ|同|当該|そちら|こちら|これ|あれ)(事業|制度|プログラム|施策)?(の|は|って|で|に|、)?")
 _OPENERS = re.compile(r"^(では|じゃあ|じゃ|で、|それでは|それじゃ|また|あと|ちなみに|and |what about |how about )", re.I)
@@ -64,7 +64,8 @@ class Conversation:
             return q, [salient[0]]
         name = _short_name(prev)
         body = _OPENERS.sub("", q)
-        elliptic = analyze(body).qtype == "fact" and len(body) <= 14 and not _ATTRIBUTE.search(body)
+        elliptic = (analyze(body).qtype == "fact" and len(body) <= 14 and not _ATTRIBUTE.search(body)
+                    and not COMPARE.search(body))
         if _EN_PRONOUN.search(body):
             body = _EN_PRONOUN.sub(name, body, count=1)
         elif _PRONOUN.match(body):

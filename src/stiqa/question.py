@@ -25,6 +25,9 @@ _CUES: list[tuple[str, re.Pattern[str]]] = [
 _YESNO = re.compile(r"(ました|ます|です|でした|ている|てる|た)か[？?]?\s*$|されてる[？?]|入って(る|いる)|含まれ|"
                     r"^(is|are|was|were|did|does|do)\b", re.I)
 
+#: a comparison between two figures (前年度と比べて増えた？)
+COMPARE = re.compile(r"比べ|比較|増え|減っ|増額|減額|増加|減少|差|compared|increase|decrease", re.I)
+
 #: budget kinds as they are labelled in the documents
 KINDS = {
     "補正": re.compile(r"補正"),
