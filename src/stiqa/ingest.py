@@ -76,9 +76,14 @@ def decode_text(raw: bytes, name: str) -> tuple[str, list[str]]:
     except UnicodeDecodeError:
         pass
     try:
-        return raw.decode("cp932"), [f"{name}: UTF-8 ではないため CP932 (Shift_JIS) として読み込みました"]
+        text = raw.decode("cp932")
     except UnicodeDecodeError as exc:
         raise ValueError(f"文字コードを判別できません（UTF-8 でも CP932 でもない）: {exc.reason}") from exc
+    # CP932 decodes almost any bytes; binary comes out as private-use and control characters
+    odd = sum(1 for ch in text if "\ue000" <= ch <= "\uf8ff" or (ch < " " and ch not in "\t\n\r"))
+    if odd * 10 > len(text):
+        raise ValueError("バイナリか未対応の文字コードのようです（CP932 として読むと私用領域・制御文字ばかり）")
+    return text, [f"{name}: UTF-8 ではないため CP932 (Shift_JIS) として読み込みました"]
 
 
 def read_metadata_table(corpus_dir: Path) -> dict[str, tuple[str, str]]:
