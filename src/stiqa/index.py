@@ -104,7 +104,8 @@ def read_manifest(gen: Path) -> dict[str, Any]:
     try:
         return json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise IndexError_(f"索引のマニフェストが読めません（{gen.name}）: {exc}") from exc
+        raise IndexError_(f"索引のマニフェストが読めません（{gen.name}）: {exc}。"
+                          "`stiqa ingest --rebuild` で作り直してください。") from exc
 
 
 def corpus_hashes(corpus_dir: Path) -> dict[str, str]:
@@ -224,7 +225,9 @@ def build_index(settings: Settings, *, embedder: Any = None, force: bool = False
         same_recipe = (old.get("embed_model") == settings.embed_model_id
                        and old.get("chunker_version") == CHUNKER_VERSION
                        and old.get("chroma_url", "") == settings.chroma_url)
-        if gen is not None and not force and same_recipe and old.get("files") == hashes:
+        # files_seen includes skipped files, so a corpus with one unreadable file is not rebuilt every run
+        if gen is not None and not force and same_recipe and old.get("files_seen", old.get("files")) == hashes:
+            _prune(index_dir, keep={p.name for p in index_dir.iterdir() if p.name.startswith("gen-")})
             return BuildReport(True, gen.name, len(hashes), int(old.get("chunks", 0)), 0, 0,
                                seconds=time.perf_counter() - t0)
 
