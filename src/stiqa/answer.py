@@ -26,8 +26,9 @@ _MONEY_WORDS = {"予算", "予算額", "金額", "額", "円", "いくら", "案
 AliasLookup = Callable[[str], list[list[str]]]
 
 _COUNT_UNIT = re.compile(r"\d[\d,]*\s*(件|人|名|か国|カ国|ヵ国|大学|校|課題|機関|分野|種|回|拠点|ポイント|%)")
-_PERIOD = re.compile(r"\d+\s*(年間|か月|ヶ月|カ月|週間|年程度|年以内|年)|年間|期間")
+_PERIOD = re.compile(r"\d+\s*(年間|か月|ヶ月|カ月|週間|年程度|年以内|年)|\d{1,2}月\s*\d{1,2}日\s*[~〜～-]")
 _MONEY = re.compile(r"\d[\d,.]*\s*(千万|百万|億|万|千)?\s*(円|ユーロ|€|ポンド|ドル)")
+_PROGRAM_NAME = re.compile(r"[一-龯ァ-ヴーA-Za-z・]{3,}(?:事業|プログラム|制度|基金|イニシアティブ)")
 #: words that label the kind of fact a question type asks for
 _TYPE_WORDS = {
     "date": re.compile(r"開始|開設|設立|発表|公表|決定|期間|から|より|日付|時期|年度\s*[~～〜]"),
@@ -111,6 +112,11 @@ class Answerer:
                 found.latency_ms = (time.perf_counter() - t0) * 1000
                 found.interpretation = interpretation
                 return found
+        if self._unknown_program(q.text, groups):
+            ans = self._abstain(question, [])
+            ans.latency_ms = (time.perf_counter() - t0) * 1000
+            ans.interpretation = interpretation
+            return ans
         alias_terms = [n for g in groups for n in g[1:]]
         bm25_query = expand_query(q.text) + (" " + " ".join(alias_terms) if alias_terms else "")
         hits = self.searcher.search(q.text, max(self.k, 8), bm25_query=bm25_query)
@@ -130,6 +136,17 @@ class Answerer:
         ans.interpretation = interpretation
         ans.latency_ms = (time.perf_counter() - t0) * 1000
         return ans
+
+    def _unknown_program(self, text: str, groups: list[list[str]]) -> bool:
+        """The question names a program (「…事業」「…プログラム」) that no document mentions."""
+        names = [n for g in groups for n in g]
+        for m in _PROGRAM_NAME.finditer(text):
+            name = m.group(0)
+            if any(compact(n) in compact(name) or compact(name) in compact(n) for n in names):
+                continue
+            if not any(compact(name) in compact(c.text) for c in self.searcher.chunks):
+                return True
+        return False
 
     # ------------------------------------------------------------ topic focus
 

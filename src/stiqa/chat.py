@@ -55,6 +55,14 @@ class Conversation:
         q = normalize(question).strip()
         own = self.assistant.mentions(q)
         if own:
+            # 「若手研究者海外挑戦プログラムは？」 after 「…の新規採用人数は？」: same question, new program
+            rest = q
+            for n in sorted(own[0], key=len, reverse=True):
+                rest = rest.replace(normalize(n), "")
+            if not re.sub(r"[はっての？?。、\s]|では|について|だと|の場合", "", rest) and self.turns:
+                last = _ATTRIBUTE.search(self.turns[-1].resolved)
+                if last:
+                    return re.sub(r"(は|って|では|だと)?[？?。]*$", "", q) + f"の{last.group(0)}は？", own[0]
             return q, own[0]
         prev = self.topic()
         if not prev:
@@ -90,6 +98,10 @@ class Conversation:
         interpretation = f"解釈：{resolved}" if resolved != normalize(question).strip() else ""
         ans = self.assistant.answer(resolved, interpretation=interpretation)
         ans.question = question
+        if not topic and not ans.abstained:
+            # a question without a program (「博士課程で海外に行きたい」) takes the program it was answered with
+            found = self.assistant.mentions(ans.text)
+            topic = found[0] if found else []
         self.turns.append(Turn(question, resolved, topic, ans))
         return ans
 

@@ -48,7 +48,7 @@ def _tokenizer():
     if tok is None:
         from sudachipy import Dictionary, SplitMode
 
-        tok = Dictionary().create(SplitMode.A)
+        tok = Dictionary().tokenizer(mode=SplitMode.A)
         _tok_local.tok = tok
         _tok_local.mode_c = SplitMode.C
     return tok
