@@ -144,7 +144,9 @@ class Answerer:
             name = m.group(0)
             if any(compact(n) in compact(name) or compact(name) in compact(n) for n in names):
                 continue
-            if not any(compact(name) in compact(c.text) for c in self.searcher.chunks):
+            # fuzzy: OCR variants (研鑚/研鑽) and paraphrases (受入強化事業) still count as named
+            grams = _grams(name)
+            if not any(len(grams & _grams_of(c)) >= 0.7 * len(grams) for c in self.searcher.chunks):
                 return True
         return False
 
@@ -465,6 +467,23 @@ class Answerer:
         if related:
             text += "近い内容の箇所を参考として示します。"
         return Answer(question, text, [], True, related=related)
+
+
+def _grams(text: str) -> set[str]:
+    t = compact(text)
+    return {t[i:i + 2] for i in range(len(t) - 1)}
+
+
+_GRAM_CACHE: dict[str, set[str]] = {}
+
+
+def _grams_of(chunk: Chunk) -> set[str]:
+    g = _GRAM_CACHE.get(chunk.id)
+    if g is None:
+        g = _GRAM_CACHE[chunk.id] = _grams(chunk.text)
+        if len(_GRAM_CACHE) > 200_000:
+            _GRAM_CACHE.clear()
+    return g
 
 
 def _idf(chunks: list[Chunk]) -> dict[str, float]:
