@@ -228,7 +228,7 @@ class Answerer:
                 if not per_unit and not f.kind:
                     # an unlabelled figure answers a budget question only when the words right
                     # before it are what the question names (「JST:441億円」)
-                    before = normalize(f.line_text)[: f.amount.start][-12:]
+                    before = normalize(f.line_text)[: f.amount.start][-12:] + " " + f.label
                     if slash or self._overlap(q, before, self._attrs or q.content) == 0:
                         continue
                 if q.years and not per_unit and f.year not in q.years and not (
@@ -254,7 +254,7 @@ class Answerer:
             if not q.kind and f.kind in ("案", "要求"):
                 s += 0.5
             before = normalize(f.line_text)[: f.amount.start][-12:]
-            s += 0.8 * self._overlap(q, before + " " + f.label)
+            s += 0.8 * self._overlap(q, before + " " + f.label, self._attrs or q.content)
             s += 0.5 * self._overlap(q, f.chunk.program + " " + f.chunk.section + " " + f.line_text)
             return s
 
@@ -270,6 +270,8 @@ class Answerer:
             if best.kind == "前年度" and best.year:
                 label = f"{best.label}（{_reiwa(best.year)}）"
             text = f"{subject}の{label}は{amount}{conv}です。"
+        elif best.label:
+            text = f"{subject}の{best.label}は{amount}です（資料の記載：「{_clean(best.line_text)}」）。"
         else:
             text = f"{subject}について、資料には「{_clean(best.line_text)}」とあります。"
         return text, [best.chunk], best.amount.text

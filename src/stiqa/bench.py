@@ -208,6 +208,7 @@ def run_policy(settings: Settings, *, questions: Path = DEFAULT_QUESTIONS, cold_
         out["quality"] = summary
         log(f"評価: accuracy {summary.get('accuracy')} hit@1 {summary.get('hit@1')} hit@5 {summary.get('hit@5')}")
 
+        out["methods"] = policy_study(searcher, items)
         if baseline:
             out["baseline"] = _baseline_compare(settings, searcher, standalone, retrieval_rank, expand_query, log)
         log("CLI のコールドスタート…")
@@ -248,6 +249,34 @@ def _baseline_compare(settings: Settings, searcher: Any, items: list[dict[str, A
     out["hit@1_ratio"] = round(out["stiqa"]["hit@1"] / max(out["llamaindex"]["hit@1"], 1e-6), 2)
     log(json.dumps(out, ensure_ascii=False))
     return out
+
+
+def policy_study(searcher: Any, items: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """The JSQuAD fusion study on the policy eval set: hit@1/@5/MRR@10 per method (``scoring.retrieval_rank``)."""
+    import numpy as np
+
+    from .jsquad import STUDY, CharBM25, chunk_vectors, fuse
+    from .retrieve import expand_query
+    from .scoring import retrieval_rank
+
+    judged = [it for it in items if it.get("expect") and not it.get("abstain") and not it.get("history")]
+    vectors = chunk_vectors(searcher.settings, searcher.chunks)
+    char = CharBM25([c.context_text for c in searcher.chunks])
+    texts = [c.text for c in searcher.chunks]
+    ranks: dict[str, list[int | None]] = {name: [] for name in STUDY}
+    for it in judged:
+        q = it["question"]
+        qv = np.asarray(searcher.embedder.get_query_embedding(q), dtype=np.float32)
+        qv /= max(float(np.linalg.norm(qv)), 1e-12)
+        bq = expand_query(q)
+        signals = {"bm25": searcher.bm25_scores(bq), "char": char.scores(bq), "dense": vectors @ qv}
+        for name, (method, use, weights) in STUDY.items():
+            order = fuse({x: signals[x] for x in use}, method, n=searcher.settings.candidates, weights=weights)
+            ranks[name].append(retrieval_rank(it, [texts[i] for i in order]))
+    n = max(len(judged), 1)
+    return {name: {"hit@1": round(sum(1 for k in r if k == 1) / n, 4),
+                   "hit@5": round(sum(1 for k in r if k and k <= 5) / n, 4),
+                   "mrr": round(sum(1 / k for k in r if k) / n, 4)} for name, r in ranks.items()}
 
 
 # ---------------------------------------------------------------- JSQuAD run
@@ -435,6 +464,12 @@ def render_markdown(results: dict[str, Any]) -> str:
                         "abstain_recall", "hit@1", "hit@5", "mrr", "latency_median_ms", "latency_p95_ms"):
                 if key in qa:
                     lines.append(f"| {key} | {_f(qa[key])} |")
+            lines.append("")
+        if p.get("methods"):
+            lines += ["Retrieval methods on the stand-alone eval questions (same replay as the JSQuAD study):", "",
+                      "| method | hit@1 | hit@5 | MRR@10 |", "|---|---|---|---|"]
+            for name, m in sorted(p["methods"].items(), key=lambda kv: (-kv[1]["hit@1"], -kv[1]["mrr"])):
+                lines.append(f"| {name} | {_f(m['hit@1'])} | {_f(m['hit@5'])} | {_f(m['mrr'])} |")
             lines.append("")
         b = p.get("baseline")
         if b:

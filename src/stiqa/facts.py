@@ -81,7 +81,29 @@ def money_facts(chunk: Chunk) -> list[MoneyFact]:
                 label, year = pending.pop(0)[:2]
             facts.append(MoneyFact(chunk, line_no, label, _kind(label), year, amount, raw.strip()))
     _fill_years(facts)
-    return facts
+    return _column_labels(chunk, facts)
+
+
+def _column_labels(chunk: Chunk, facts: list[MoneyFact]) -> list[MoneyFact]:
+    """A row of figures under a row of headings (「研究代表者 博士研究員 大学院生」 over
+    「3,000万円/年 1,500万円/年 500万円/年」) pairs by position."""
+    lines = chunk.text.split("\n")
+    out = list(facts)
+    by_line: dict[int, list[int]] = {}
+    for i, f in enumerate(facts):
+        by_line.setdefault(f.line, []).append(i)
+    for line_no, idx in by_line.items():
+        if len(idx) < 2 or any(facts[i].label for i in idx):
+            continue
+        above = [l for l in lines[: line_no - chunk.line_start] if l.strip()]
+        if not above:
+            continue
+        cells = [c for c in re.split(r"\s+", normalize(above[-1]).strip()) if c and not c.startswith("<")]
+        if len(cells) == len(idx) and not any(parse_amounts(c) for c in cells):
+            for cell, i in zip(cells, idx):
+                f = facts[i]
+                out[i] = MoneyFact(f.chunk, f.line, cell, "", f.year, f.amount, f.line_text)
+    return out
 
 
 def _fill_years(facts: list[MoneyFact]) -> None:

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from .config import CHUNKER_VERSION, Settings
-from .ingest import Skipped, chunk_corpus, corpus_files, file_sha256, load_corpus
+from .ingest import Skipped, chunk_corpus, corpus_files, file_sha256, load_corpus, program_names
 from .japanese import tokens
 from .models import Chunk
 
@@ -232,7 +232,7 @@ def build_index(settings: Settings, *, embedder: Any = None, force: bool = False
                                seconds=time.perf_counter() - t0)
 
         docs, skipped = load_corpus(settings.corpus_dir)
-        chunks = chunk_corpus(docs)
+        chunks = chunk_corpus(docs, program_names(settings.corpus_dir))
         if not chunks:
             raise IndexError_(f"索引にする文書がありません（{settings.corpus_dir}）")
         old_files: dict[str, str] = old.get("files", {}) if same_recipe else {}

@@ -255,8 +255,12 @@ class _Open:
     body: bool = False  # holds more than headings
 
 
-def chunk_document(doc: SourceDoc) -> list[Chunk]:
-    """Split a document into chunks; every non-blank line lands in exactly one chunk."""
+def chunk_document(doc: SourceDoc, known_programs: frozenset[str] = frozenset()) -> list[Chunk]:
+    """Split a document into chunks; every non-blank line lands in exactly one chunk.
+
+    ``known_programs`` (compact forms of program names from the catalog) marks a bare slide
+    title such as 「優秀な海外研究者の受入強化」 as the program its slide is about.
+    """
     lines = doc.lines
     markdown = doc.name.lower().endswith(".md")
     stack: list[tuple[int, str]] = []  # heading path
@@ -306,6 +310,8 @@ def chunk_document(doc: SourceDoc) -> list[Chunk]:
             if cur.body:  # consecutive headings stay with the content below them
                 flush()
             level, text = head
+            if level > 2 and not markdown and _compact_name(text) in known_programs:
+                level = 2
             while stack and stack[-1][0] >= level:
                 stack.pop()
             if override and level <= override[0]:
@@ -347,8 +353,24 @@ def chunk_document(doc: SourceDoc) -> list[Chunk]:
     return chunks
 
 
-def chunk_corpus(docs: list[SourceDoc]) -> list[Chunk]:
-    return [c for d in docs for c in chunk_document(d)]
+def _compact_name(text: str) -> str:
+    return re.sub(r"[\s「」『』]", "", normalize(text))
+
+
+def chunk_corpus(docs: list[SourceDoc], known_programs: frozenset[str] = frozenset()) -> list[Chunk]:
+    return [c for d in docs for c in chunk_document(d, known_programs)]
+
+
+def program_names(corpus_dir: Path) -> frozenset[str]:
+    """Program names the catalog derives from the corpus (empty if it cannot be built)."""
+    try:
+        from .catalog import build_catalog
+
+        catalog = build_catalog(corpus_dir)
+    except Exception as exc:  # the catalog only sharpens slide titles; chunking goes on without it
+        log.warning("program catalog unavailable for chunking: %s", exc)
+        return frozenset()
+    return frozenset(_compact_name(p.name.value) for p in catalog.programs)
 
 
 def chunker_version() -> str:
