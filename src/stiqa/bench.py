@@ -587,6 +587,7 @@ def render_plot(results: dict[str, Any], path: Path) -> Path | None:
             ax2 = ax.twinx()
             ax2.plot(xs, [r["peak_rss_mb"] for r in g], "k--", label="peak RSS (MB)")
             ax2.set_ylabel("MB")
+            ax2.set_ylim(0, max(r["peak_rss_mb"] for r in g) * 1.2)
             ax.set_xlabel("chunks")
             ax.set_ylabel("ms")
             ax.set_title("JSQuAD growth 1×/2×/4×")
