@@ -28,6 +28,7 @@ AliasLookup = Callable[[str], list[list[str]]]
 _COUNT_UNIT = re.compile(r"\d[\d,]*\s*(件|人|名|か国|カ国|ヵ国|大学|校|課題|機関|分野|種|回|拠点|ポイント|%)")
 _PERIOD = re.compile(r"\d+\s*(年間|か月|ヶ月|カ月|週間|年程度|年以内|年)|\d{1,2}月\s*\d{1,2}日\s*[~〜～-]")
 _MONEY = re.compile(r"\d[\d,.]*\s*(千万|百万|億|万|千)?\s*(円|ユーロ|€|ポンド|ドル)")
+_EN_PROGRAM_NAME = re.compile(r"(?:[A-Z][A-Za-z\-]+\s+(?:(?:and|for|of|the)\s+)?)+(?:Program|Programme|Project|Initiative|Fund|Fellowship)s?\b")
 _PROGRAM_NAME = re.compile(r"[一-龯ァ-ヴーA-Za-z・]{3,}(?:事業|プログラム|制度|基金|イニシアティブ)")
 #: words that label the kind of fact a question type asks for
 _TYPE_WORDS = {
@@ -140,6 +141,11 @@ class Answerer:
     def _unknown_program(self, text: str, groups: list[list[str]]) -> bool:
         """The question names a program (「…事業」「…プログラム」) that no document mentions."""
         names = [n for g in groups for n in g]
+        if not names:
+            for m in _EN_PROGRAM_NAME.finditer(text):
+                words = [w for w in m.group(0).split() if w not in ("and", "for", "of", "the")]
+                if not any(compact(w) in compact(c.text) for w in words[:-1] for c in self.searcher.chunks):
+                    return True
         for m in _PROGRAM_NAME.finditer(text):
             name = m.group(0)
             if any(compact(n) in compact(name) or compact(name) in compact(n) for n in names):
@@ -332,6 +338,9 @@ class Answerer:
         units = _units(hits)
         want = {"count": _COUNT_UNIT, "period": _PERIOD, "date": _DATE, "amount": _MONEY,
                 "budget": _MONEY}.get(q.qtype)
+        if q.qtype == "amount":
+            # a program's total budget does not answer "how much per project / per person"
+            units = [u for u in units if not re.search(r"予算額|要求|要望額|補正", u.text)]
         if want is not None:
             # a count question is answered by a line with a count (or a table cell with a number)
             units = [u for u in units if want.search(normalize(u.text))
