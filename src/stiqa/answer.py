@@ -143,8 +143,8 @@ class Answerer:
         names = [n for g in groups for n in g]
         if not names:
             for m in _EN_PROGRAM_NAME.finditer(text):
-                words = [w for w in m.group(0).split() if w not in ("and", "for", "of", "the")]
-                if not any(compact(w) in compact(c.text) for w in words[:-1] for c in self.searcher.chunks):
+                first = m.group(0).split()[0]
+                if not any(compact(first) in compact(c.text) for c in self.searcher.chunks):
                     return True
         for m in _PROGRAM_NAME.finditer(text):
             name = m.group(0)

@@ -11,9 +11,11 @@ from .japanese import fiscal_years, normalize, proper_nouns, tokens
 _CUES: list[tuple[str, re.Pattern[str]]] = [
     ("finder", re.compile(r"どの(事業|制度|プログラム|支援)|合う(事業|制度|プログラム|もの)|向いて|使える(事業|制度|プログラム)?[？?]|"
                           r"制度(は|って)?ある|プログラム(は|って)?ある|事業(は|って)?ある|応募できる|おすすめ|"
+                          r"(できる|使える|合う|向いている|利用できる|参加できる)(制度|事業|プログラム|支援)|"
+                          r"(使える|利用できる)?(制度|支援|支援策)は[？?]?$|(し|行き|受け入れ|呼び|参加し|招き)たい[。.！!]?\s*$|"
                           r"which program|what program|suit|is there a program|any program", re.I)),
     ("abbrev", re.compile(r"正式(名称|名)|何の略|略称|の略|フルネーム|略語|stand for|full name|abbreviat", re.I)),
-    ("amount", re.compile(r"支援額|単価|支援規模|規模|1課題|一課題|課題あたり|1人|一人|人あたり|あたり|当たり|上限|"
+    ("amount", re.compile(r"支援額|単価|支援規模|(?<!地球)規模|1課題|一課題|課題あたり|1人|一人|人あたり|あたり|当たり|上限|"
                           r"per (project|person|year|researcher)|研究費はいくら|滞在費", re.I)),
     ("budget", re.compile(r"予算|いくら|幾ら|金額|要求|要望|補正|付いて|ついてる|budget|how much|funding|円", re.I)),
     ("count", re.compile(r"何件|件数|何人|人数|何名|何か国|何カ国|何ヵ国|何校|何大学|大学数|機関数|課題数|国数|いくつ|何課題|"
