@@ -21,7 +21,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 #: Bump when the chunker's output or the BM25 analyser changes: a different version forces a rebuild.
-CHUNKER_VERSION = "5"
+CHUNKER_VERSION = "6"
 
 
 def _default_dir(name: str) -> Path:
@@ -43,8 +43,10 @@ class Settings:
     top_k: int = 5
     #: how many candidates each retriever contributes before fusion
     candidates: int = 30
-    #: fusion weights for the normalised BM25 and dense scores (chosen on the eval set: README)
-    bm25_weight: float = 0.7
+    #: fusion weights for the normalised Sudachi-BM25, character-bigram BM25 and dense scores
+    #: (chosen on the eval set and JSQuAD: README and bench/README.md)
+    bm25_weight: float = 0.35
+    char_weight: float = 0.35
     dense_weight: float = 0.3
     #: fusion method: "weighted" (score fusion), "rrf", "bm25" or "dense"
     fusion: str = "weighted"

@@ -118,6 +118,13 @@ def _slices(text: str, size: int) -> list[str]:
     return out
 
 
+def char_ngrams(text: str) -> list[str]:
+    """Character 1- and 2-grams of the normalised text (spaces dropped): no analyser needed,
+    so it still matches where Sudachi cuts a rare name or an OCR-damaged word differently."""
+    s = "".join(normalize(text).lower().split())
+    return list(s) + [s[i:i + 2] for i in range(len(s) - 1)]
+
+
 # ---------------------------------------------------------------- amounts of money
 
 _UNIT = {"円": 1, "千円": 10**3, "万円": 10**4, "百万円": 10**6, "千万円": 10**7, "億円": 10**8}

@@ -28,7 +28,7 @@ import numpy as np
 from .config import CHUNKER_VERSION, Settings
 from .index import (MANIFEST_VERSION, EmbeddingCache, _prune, _write_atomic, _write_bm25, _write_vectors,
                     build_lock, content_key, current_generation, read_manifest, IndexError_)
-from .japanese import normalize
+from .japanese import char_ngrams
 from .models import Chunk
 
 
@@ -208,12 +208,6 @@ def first_rank(order: Sequence[int], pid_of: Sequence[int], pid: int, limit: int
 
 
 # ---------------------------------------------------------------- fusion study
-
-
-def char_ngrams(text: str) -> list[str]:
-    """Character 1- and 2-grams of the normalised text (spaces dropped): no analyser needed."""
-    s = "".join(normalize(text).lower().split())
-    return list(s) + [s[i:i + 2] for i in range(len(s) - 1)]
 
 
 class CharBM25:

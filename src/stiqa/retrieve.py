@@ -20,7 +20,7 @@ import numpy as np
 
 from .config import CHUNKER_VERSION, Settings
 from .index import IndexError_, chroma_client, collection_name, current_generation, read_manifest
-from .japanese import fiscal_years, normalize, tokens, western_to_reiwa
+from .japanese import char_ngrams, fiscal_years, normalize, tokens, western_to_reiwa
 from .models import Chunk, Hit
 
 
@@ -55,6 +55,7 @@ class Searcher:
     generation: str
     chunks: list[Chunk]
     bm25: Any
+    chars: Any
     collection: Any
     embedder: Any
     manifest: dict[str, Any]
@@ -78,6 +79,7 @@ class Searcher:
             chunks = [Chunk.from_meta(json.loads(line))
                       for line in (gen / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line]
             bm25 = bm25s.BM25.load(str(gen / "bm25"), show_progress=False)
+            chars = bm25s.BM25.load(str(gen / "bm25c"), show_progress=False)
             client = chroma_client(settings, gen)
             collection = client.get_collection(collection_name(settings, gen.name), embedding_function=None)
         except IndexError_:
@@ -91,7 +93,7 @@ class Searcher:
             from .embed import make_embedding
 
             embedder = make_embedding(settings)
-        return cls(settings, gen.name, chunks, bm25, collection, embedder, manifest)
+        return cls(settings, gen.name, chunks, bm25, chars, collection, embedder, manifest)
 
     # -------------------------------------------------------- the two retrievers
 
@@ -103,6 +105,12 @@ class Searcher:
         scores = self.bm25.get_scores(toks) if toks else np.zeros(len(self.chunks), dtype=np.float32)
         self.times.bm25 = (time.perf_counter() - t) * 1000
         return np.asarray(scores, dtype=np.float32)
+
+    def char_scores(self, query: str) -> np.ndarray:
+        toks = [t for t in char_ngrams(query) if t in self.chars.vocab_dict]
+        if not toks:
+            return np.zeros(len(self.chunks), dtype=np.float32)
+        return np.asarray(self.chars.get_scores(toks), dtype=np.float32)
 
     def dense_scores(self, query: str, n: int) -> dict[int, float]:
         t = time.perf_counter()
@@ -149,14 +157,23 @@ class Searcher:
                 for i, r in ranks.items():
                     scores[i] = scores.get(i, 0.0) + 1.0 / (60 + r)
         else:
+            t_char = time.perf_counter()
+            ch = self.char_scores(query) if self.settings.char_weight > 0 else None
+            self.times.bm25 += (time.perf_counter() - t_char) * 1000
+            ch_rank: dict[int, int] = {}
+            if ch is not None:
+                ch_rank = {int(i): r for r, i in enumerate(np.argsort(-ch)[:n]) if ch[i] > 0}
             top_bm = float(bm.max()) if bm is not None and bm.size and bm.max() > 0 else 1.0
+            top_ch = float(ch.max()) if ch is not None and ch.size and ch.max() > 0 else 1.0
             vals = list(dense.values())
             lo, hi = (min(vals), max(vals)) if vals else (0.0, 1.0)
             span = (hi - lo) or 1.0
-            for i in set(bm_rank) | set(dense):
+            for i in set(bm_rank) | set(dense) | set(ch_rank):
                 b = float(bm[i]) / top_bm if bm is not None else 0.0
+                c = float(ch[i]) / top_ch if ch is not None else 0.0
                 d = (dense[i] - lo) / span if i in dense else 0.0
-                scores[i] = self.settings.bm25_weight * b + self.settings.dense_weight * d
+                scores[i] = (self.settings.bm25_weight * b + self.settings.char_weight * c
+                             + self.settings.dense_weight * d)
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])[:k]
         self.times.fuse = (time.perf_counter() - t) * 1000
         return [Hit(self.chunks[i], s, bm_rank.get(i), dense_rank.get(i)) for i, s in ranked]
