@@ -100,6 +100,7 @@ class Answerer:
         self._attrs: list[str] = []
         self._topic_names: set[str] = set()
         self._skip_proper: set[str] = set()
+        self._note = ""
 
     # ------------------------------------------------------------ entry point
 
@@ -113,8 +114,10 @@ class Answerer:
                 found.latency_ms = (time.perf_counter() - t0) * 1000
                 found.interpretation = interpretation
                 return found
-        if self._unknown_program(q.text, groups):
+        unknown = self._unknown_program(q.text, groups)
+        if unknown:
             ans = self._abstain(question, [])
+            ans.text = f"{ABSTAIN_TEXT}（「{unknown}」は資料のどの文書にも出てきません。）"
             ans.latency_ms = (time.perf_counter() - t0) * 1000
             ans.interpretation = interpretation
             return ans
@@ -123,10 +126,16 @@ class Answerer:
         hits = self.searcher.search(q.text, max(self.k, 8), bm25_query=bm25_query)
         hits = self._focus(q, hits, groups)
         self._attrs = self._attributes(q, groups)
+        self._note = ""
         self._topic_names = {n for g in groups for n in g}
         result = self._dispatch(q, hits, groups) if hits else None
         if result is None:
             ans = self._abstain(question, hits)
+            missing = [t for t in q.salient if not any(_contains(c.text, t) for c in self.searcher.chunks)]
+            if self._note:
+                ans.text = f"{ABSTAIN_TEXT}{self._note}"
+            elif missing:
+                ans.text = f"{ABSTAIN_TEXT}（「{missing[0]}」は資料のどの文書にも出てきません。）"
         else:
             text, used, span = result
             text, used = self._guard(text, used, span)
@@ -138,14 +147,14 @@ class Answerer:
         ans.latency_ms = (time.perf_counter() - t0) * 1000
         return ans
 
-    def _unknown_program(self, text: str, groups: list[list[str]]) -> bool:
-        """The question names a program (「…事業」「…プログラム」) that no document mentions."""
+    def _unknown_program(self, text: str, groups: list[list[str]]) -> str:
+        """The name of a program the question names (「…事業」) that no document mentions, or ''."""
         names = [n for g in groups for n in g]
         if not names:
             for m in _EN_PROGRAM_NAME.finditer(text):
                 first = m.group(0).split()[0]
                 if not any(compact(first) in compact(c.text) for c in self.searcher.chunks):
-                    return True
+                    return m.group(0)
         for m in _PROGRAM_NAME.finditer(text):
             name = m.group(0)
             if any(compact(n) in compact(name) or compact(name) in compact(n) for n in names):
@@ -153,8 +162,8 @@ class Answerer:
             # fuzzy: OCR variants (研鑚/研鑽) and paraphrases (受入強化事業) still count as named
             grams = _grams(name)
             if not any(len(grams & _grams_of(c)) >= 0.7 * len(grams) for c in self.searcher.chunks):
-                return True
-        return False
+                return name
+        return ""
 
     # ------------------------------------------------------------ topic focus
 
@@ -226,6 +235,7 @@ class Answerer:
     def _money(self, q: Query, hits: list[Hit]):
         per_unit = q.qtype == "amount"
         candidates: list[tuple[int, MoneyFact]] = []
+        other_years: list[str] = []
         for rank, h in enumerate(hits):
             for f in money_facts(h.chunk):
                 slash = "/" in normalize(f.line_text)
@@ -239,9 +249,13 @@ class Answerer:
                         continue
                 if q.years and not per_unit and f.year not in q.years and not (
                         f.kind == "前年度" and f.year is not None and f.year + 1 in q.years and q.kind == "前年度"):
+                    if f.year and rank < 2:
+                        other_years.append(f"{_reiwa(f.year)}（{f.label}）")
                     continue
                 candidates.append((rank, f))
         if not candidates:
+            if other_years:
+                self._note = "資料にあるのは " + "、".join(dict.fromkeys(other_years)) + " の金額です。"
             return None
         if q.kind:
             exact = [(r, f) for r, f in candidates if f.kind == q.kind

@@ -34,7 +34,8 @@ def _print_answer(ans: Any, as_json: bool) -> None:
     print(ans.text)
     for i, c in enumerate(ans.citations, 1):
         page = f" p.{c.page}" if c.page else ""
-        print(f"  [{i}] {c.source}{page} L{c.line_start}-{c.line_end} 〔{c.section}〕")
+        section = " > ".join(c.section.split(" > ")[-2:])
+        print(f"  [{i}] {c.source}{page} L{c.line_start}-{c.line_end} 〔{section}〕")
     if ans.abstained and ans.related:
         print("  近い箇所:")
         for c in ans.related:
@@ -196,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `stiqa programs | head`
+        return 0
     except (ValueError, FileNotFoundError, PermissionError, RuntimeError) as exc:
         print(f"stiqa: {exc}", file=sys.stderr)
         return 1
