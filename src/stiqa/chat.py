@@ -70,6 +70,9 @@ class Conversation:
         salient = analyze(q).salient
         if salient:  # names something the alias table does not know: a new topic
             return q, [salient[0]]
+        head = re.match(r"^([一-龯ァ-ヴー]{3,})の", q)
+        if head and not _ATTRIBUTE.search(head.group(1)) and not self.assistant.in_corpus(head.group(1)):
+            return q, []  # 「月面基地の建設費用は？」 has its own subject, unknown to the documents
         name = _short_name(prev)
         body = _OPENERS.sub("", q)
         elliptic = (analyze(body).qtype == "fact" and len(body) <= 14 and not _ATTRIBUTE.search(body)
@@ -122,6 +125,12 @@ class Assistant:
         self._aliases = aliases
         self._lock = threading.Lock()
         self.answerer = Answerer(self.searcher, aliases=aliases, finder=finder)
+
+    def in_corpus(self, phrase: str) -> bool:
+        from .japanese import compact
+
+        p = compact(phrase)
+        return any(p in compact(c.text) for c in self.searcher.chunks)
 
     def mentions(self, text: str) -> list[list[str]]:
         return self._aliases(text) if self._aliases else []

@@ -83,7 +83,7 @@ def analyze(question: str, mask: list[str] | tuple[str, ...] = ()) -> Query:
     salient = tuple(dict.fromkeys(
         [w for w in _KATAKANA.findall(text) if w not in _COMMON]
         + [w for w in _ACRONYM.findall(text) if w.upper() not in _COMMON and not re.fullmatch(r"(FY|R|H)\d+", w)]))
-    english = not re.search(r"[ぁ-んァ-ヴ一-龯]", text)
+    english = not re.search(r"[ぁ-んァ-ヴ一-龯]", cue_text)  # a Japanese program name in English
     content = tuple(dict.fromkeys(t for t in tokens(text) if t not in _STOP and not t.isdigit()))
     return Query(text, qtype, years, kind, yesno, salient, content, english, proper)
 
