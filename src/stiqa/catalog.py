@@ -209,14 +209,16 @@ def find_program_mentions(text: str, catalog: Catalog) -> list[str]:
 
 # --- reading and verifying ----------------------------------------------------------------------
 def _read_corpus(corpus_dir: Path, problems: list[str]) -> dict[str, list[str]]:
+    """The same files, decoded the same way, as the index reads (ingest.load_document): a huge,
+    binary or unreadable file is skipped here too, with its reason."""
+    from .ingest import corpus_files, load_document
+
     texts: dict[str, list[str]] = {}
-    for path in sorted(corpus_dir.glob("*")):
-        if not path.is_file() or path.suffix not in (".md", ".txt") or path.stem.upper() == "README":
-            continue
+    for path in corpus_files(corpus_dir):
         try:
-            texts[path.name] = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(f"読み込み不可: {path.name} を読めないためスキップしました（{type(exc).__name__}）")
+            texts[path.name] = load_document(path).lines
+        except (OSError, ValueError) as exc:
+            problems.append(f"読み込み不可: {path.name} を読めないためスキップしました（{exc}）")
     return texts
 
 
