@@ -193,7 +193,7 @@ class Answerer:
     # ------------------------------------------------------------ by question type
 
     def _dispatch(self, q: Query, hits: list[Hit], groups: list[list[str]]):
-        if q.qtype == "abbrev" or (q.qtype == "fact" and re.search(r"とは|って何|what is|what does", q.text, re.I)
+        if q.qtype == "abbrev" or (q.qtype == "fact" and re.search(r"とは|って何|どういう|どんな|what is|what does", q.text, re.I)
                                    and q.salient):
             got = self._abbrev(q, hits)
             if got or q.qtype == "abbrev":
@@ -451,8 +451,8 @@ class Answerer:
         norm = normalize(u.text)
         s = 0.6 / (1 + 0.5 * u.rank)
         # the topic is settled by focus; within it, the line that says what is asked wins
-        words = self._attrs or q.content
-        s += 1.0 * self._overlap(q, u.label + " " + u.text, words)
+        # words about what is asked; with none (「SICORPっていつから？」) the type's cue words decide
+        s += 1.0 * self._overlap(q, u.label + " " + u.text, self._attrs)
         s += 0.3 * self._overlap(q, u.chunk.section + " " + u.chunk.program)
         want = {"count": _COUNT_UNIT, "period": _PERIOD, "date": _DATE, "amount": _MONEY,
                 "budget": _MONEY}.get(q.qtype)

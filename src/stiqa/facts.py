@@ -96,8 +96,8 @@ def _column_labels(chunk: Chunk, facts: list[MoneyFact]) -> list[MoneyFact]:
         if len(idx) < 2 or any(facts[i].label for i in idx):
             continue
         above = [l for l in lines[: line_no - chunk.line_start] if l.strip()]
-        if not above:
-            continue
+        if not above or "\t" in above[-1] or "\t" in facts[idx[0]].line_text:
+            continue  # tab rows are key/value tables, not columns
         cells = [c for c in re.split(r"\s+", normalize(above[-1]).strip()) if c and not c.startswith("<")]
         if len(cells) == len(idx) and not any(parse_amounts(c) for c in cells):
             for cell, i in zip(cells, idx):

@@ -14,14 +14,15 @@ _CUES: list[tuple[str, re.Pattern[str]]] = [
                           r"(できる|使える|合う|向いている|利用できる|参加できる)(制度|事業|プログラム|支援)|"
                           r"(使える|利用できる)?(制度|支援|支援策)は[？?]?$|(し|行き|受け入れ|呼び|参加し|招き)たい[。.！!]?\s*$|"
                           r"which program|what program|suit|is there a program|any program", re.I)),
-    ("abbrev", re.compile(r"正式(名称|名)|何の略|略称|の略|フルネーム|略語|stand for|full name|abbreviat", re.I)),
+    ("abbrev", re.compile(r"正式(名称|名|には)|何の略|略称|の略|フルネーム|略語|何という(事業|制度|名前|機関|組織)|"
+                          r"日本語で|何と(書|言|呼)|stand for|full name|abbreviat", re.I)),
+    ("period", re.compile(r"期間|何年間|何か月|何ヶ月|何カ月|どのくらいの間|どれくらいの間|how long|duration|何週間|"
+                          r"何年まで|最大何年", re.I)),
     ("amount", re.compile(r"支援額|単価|支援規模|(?<!地球)規模|1課題|一課題|課題あたり|1人|一人|人あたり|あたり|当たり|上限|"
                           r"per (project|person|year|researcher)|研究費はいくら|滞在費", re.I)),
     ("budget", re.compile(r"予算|いくら|幾ら|金額|要求|要望|補正|付いて|ついてる|budget|how much|funding|円", re.I)),
     ("count", re.compile(r"何件|件数|何人|人数|何名|何か国|何カ国|何ヵ国|何校|何大学|大学数|機関数|課題数|国数|いくつ|何課題|"
                          r"how many|number of|数は", re.I)),
-    ("period", re.compile(r"期間|何年間|何か月|何ヶ月|何カ月|どのくらいの間|どれくらいの間|how long|duration|何週間|"
-                          r"何年まで|最大何年", re.I)),
     ("date", re.compile(r"いつ|何年度から|開始|始ま|時期|日付|何月|when|締切|発表|公表|開設|設立|what year|since", re.I)),
 ]
 _YESNO = re.compile(r"(ました|ます|です|でした|ている|てる|た)か[？?]?\s*$|されてる[？?]|入って(る|いる)|含まれ|"
@@ -46,7 +47,7 @@ _COMMON = {"ポスドク", "プログラム", "イノベーション", "シン�
            "グローバル", "レベル", "ステップアップ", "インバウンド", "アウトバウンド", "アジア", "ユーロ",
            "プロジェクト", "イニシアティブ", "データ", "オンライン", "チーム", "マッチング", "ポスト", "リーダー",
            "FY", "AI", "JST", "AMED", "EU", "USA", "THE", "WHAT", "HOW", "WHICH", "WHEN", "PHD", "SDGS",
-           "ODA", "JICA", "FA", "OK"}
+           "FA", "OK"}
 
 
 @dataclass(frozen=True)
