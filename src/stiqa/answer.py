@@ -206,7 +206,10 @@ class Answerer:
                 return None  # the year or kind asked for is not in the documents: never guess
 
         if _COMPARE.search(q.text) and q.qtype in ("budget", "negative", "fact", "amount"):
-            got = self._compare(q, hits)
+            # the figures to compare sit on the budget lines: look there too
+            more = self.searcher.search(q.text + " 予算額 前年度予算額", max(self.k, 8),
+                                        bm25_query=q.text + " 予算額 前年度予算額")
+            got = self._compare(q, hits + self._focus(q, more, groups))
             if got:
                 return got
         if q.qtype == "negative":
