@@ -33,7 +33,8 @@ def normalize(text: str) -> str:
 
 def compact(text: str) -> str:
     """Normalised text without commas and whitespace: the form used to compare strings."""
-    return re.sub(r"[\s,、]", "", normalize(text)).lower()
+    # NFKC once more: removing a space can leave a combining mark to compose (K¸ -> K + U+0327 -> Ķ)
+    return unicodedata.normalize("NFKC", re.sub(r"[\s,、]", "", normalize(text)).lower())
 
 
 # ---------------------------------------------------------------- tokens
