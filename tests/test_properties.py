@@ -44,6 +44,7 @@ def test_normalize_is_idempotent_and_total(text):
 @BOUNDED
 @given(st.one_of(ANY_TEXT, JA_TEXT))
 @example("İ")
+@example("K¸")
 def test_compact_is_idempotent_and_has_no_spaces_or_commas(text):
     once = compact(text)
     assert compact(once) == once
