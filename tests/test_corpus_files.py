@@ -202,10 +202,6 @@ def test_folder_and_other_suffixes_are_not_documents(odd):
     assert "folder.txt" not in odd["manifest"]["files"]
 
 
-_PAGE_XFAIL = pytest.mark.xfail(
-    strict=True, reason="chunk_document merges short pages: polar.pdf's two pages become one chunk with page=1, "
-                        "so a citation of page-2 text says p.1 (a chunk should not cross a page break)")
-
 
 def test_pdf_pages_extracted_with_numbers(odd):
     docs, _ = load_corpus(odd["corpus"])
@@ -216,7 +212,6 @@ def test_pdf_pages_extracted_with_numbers(odd):
     assert any("512百万円" in c.text and c.page == 1 for c in _chunks_of(odd, "polar.pdf"))
 
 
-@_PAGE_XFAIL
 def test_pdf_pages_are_kept(odd):
     chunks = _chunks_of(odd, "polar.pdf")
     assert {c.page for c in chunks} == {1, 2}, [(c.page, c.text) for c in chunks]
@@ -236,7 +231,6 @@ def test_pdf_citation_carries_the_page(odd):
     assert ans.to_json()["citations"][0]["page"] == 1
 
 
-@_PAGE_XFAIL
 def test_pdf_second_page_is_cited_as_page_2(odd):
     from stiqa.chat import get_assistant
 

@@ -71,8 +71,6 @@ def test_case_and_width_insensitive():
     assert is_correct(item, ans("aspire"))
 
 
-@pytest.mark.xfail(strict=True, reason="scoring matches alternatives as substrings: 100百万円 is inside "
-                                       "1,100百万円, 1億円 inside 11億円 (reported; fix in scoring.py)")
 def test_number_inside_a_larger_number_is_not_a_match():
     item = {"expect": [["100百万円", "1億円"]], "abstain": False}
     assert not is_correct(item, ans("1,100百万円です。"))
@@ -139,13 +137,10 @@ def test_faithful_needs_the_number_in_a_cited_chunk():
     assert faithful(ans("1,073百万円です。", texts=("別の事業 500百万円", CHUNK)))
 
 
-@pytest.mark.xfail(strict=True, reason="numbers_supported drops every era year once 前年度 appears, not only "
-                                       "the year before the one cited (reported)")
 def test_era_year_exemption_only_covers_the_previous_year():
     assert not faithful(ans("前年度（令和2年度）は1,160百万円です。", texts=(CHUNK,)))
 
 
-@pytest.mark.xfail(strict=True, reason="parse_amounts reads 1億5千万円 as 5千万円 (reported)")
 def test_oku_with_senman_spelling():
     assert faithful(ans("1億5千万円です。", texts=("予算 150百万円",)))
 

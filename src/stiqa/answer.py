@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from .facts import MoneyFact, money_facts
-from .japanese import compact, format_yen, normalize, numbers, parse_amounts, tokens, yen_to_oku
+from .japanese import (compact, era_to_western, fiscal_years, format_yen, normalize, numbers, parse_amounts,
+                       tokens, yen_to_oku)
 from .models import Answer, Chunk, Citation, Hit
 from .question import COMPARE as _COMPARE, Query, alternatives, analyze
 from .retrieve import Searcher, expand_query
@@ -550,6 +551,10 @@ def numbers_supported(text: str, sources: list[str]) -> bool:
             return False
         consumed.append((a.start, a.end))
     rest = "".join(ch if not any(s <= i < e for s, e in consumed) else " " for i, ch in enumerate(norm))
-    # era years that stiqa adds when naming 前年度 (令和4年度) are derived, not quoted: allow them
-    rest = re.sub(r"(令和|平成)\d+年度", " ", rest) if "前年度" in rest else rest
+    # the era year stiqa adds when naming 前年度 (「前年度予算額（令和4年度）」) is derived from a
+    # labelled year in the sources: allow exactly that year
+    if "前年度" in rest:
+        derived = {y - 1 for s in sources for y in fiscal_years(s)}
+        rest = re.sub(r"(令和|平成)\s*(\d+)年度",
+                      lambda m: " " if era_to_western(m.group(1), m.group(2)) in derived else m.group(0), rest)
     return all(n in src_numbers for n in numbers(rest))

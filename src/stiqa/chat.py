@@ -97,6 +97,11 @@ class Conversation:
             from .llm import ask_with_llm  # guarded LLM answer; falls back to ask(use_llm=False)
 
             return ask_with_llm(self, question)
+        problem = check_question(question, self.assistant.settings.max_question_chars)
+        if problem:  # junk is never read as a follow-up of the previous turn
+            ans = Answer(question, problem, [], True, backend="input")
+            self.turns.append(Turn(question, question, [], ans))
+            return ans
         resolved, topic = self.resolve(question)
         interpretation = f"解釈：{resolved}" if resolved != normalize(question).strip() else ""
         ans = self.assistant.answer(resolved, interpretation=interpretation)

@@ -21,7 +21,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 #: Bump when the chunker's output or the BM25 analyser changes: a different version forces a rebuild.
-CHUNKER_VERSION = "6"
+CHUNKER_VERSION = "7"
 
 
 def _default_dir(name: str) -> Path:

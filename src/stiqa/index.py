@@ -259,6 +259,8 @@ def build_index(settings: Settings, *, embedder: Any = None, force: bool = False
                 vecs = embedder.get_text_embedding_batch([chunks[i].embed_text for i in idx])
                 for i, v in zip(idx, vecs):
                     cache.vectors[keys[i]] = np.asarray(v, dtype=np.float32)
+                if (start // batch) % 8 == 7:
+                    cache.save(set(cache.vectors))  # a killed build keeps what it embedded
                 if progress:
                     progress(min(start + batch, len(missing)), len(missing))
         embed_seconds = time.perf_counter() - t_embed

@@ -321,9 +321,12 @@ def chunk_document(doc: SourceDoc, known_programs: frozenset[str] = frozenset())
             cur.chars += len(text)
             i += 1
             continue
-        # a block: consecutive non-blank, non-heading lines
+        # a block: consecutive non-blank, non-heading lines; a PDF page break ends the chunk
+        if doc.pages and cur.lines and doc.pages[cur.lines[0] - 1] != doc.pages[i]:
+            flush()
         j = i
-        while j < n_lines and not _is_blank(lines[j]) and not (j > i and _heading(lines, j, markdown)):
+        while j < n_lines and not _is_blank(lines[j]) and not (j > i and _heading(lines, j, markdown)) \
+                and not (doc.pages and doc.pages[j] != doc.pages[i]):
             j += 1
         block = list(range(i + 1, j + 1))
         block_text = "".join(lines[n - 1] for n in block)

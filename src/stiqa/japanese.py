@@ -14,7 +14,7 @@ from functools import lru_cache
 
 _TRANSLATE = str.maketrans({
     "〜": "~", "～": "~", "∼": "~", "·": "・", "･": "・", "•": "・", "‧": "・",
-    "−": "-", "―": "-", "‐": "-", "–": "-", "—": "-", "ヶ": "か", "ケ": "か",
+    "−": "-", "―": "-", "‐": "-", "–": "-", "—": "-",
     "\u200b": "", "\ufeff": "", "\u3000": " ",
 })
 # C0 controls, DEL, and lone surrogates (invalid UTF-8 on a command line arrives as these)
@@ -23,10 +23,15 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 
 
+_COUNTER_KA = re.compile(r"(?<=[\d何数])[ヶケヵカ](?=月|国|所)")
+
+
 def normalize(text: str) -> str:
     """NFKC plus the unifications these PDFs need (tildes, middle dots, ヶ月 = か月)."""
     text = _CONTROL.sub(" ", _ANSI.sub("", text))
     text = unicodedata.normalize("NFKC", text).translate(_TRANSLATE)
+    # the small ヶ/ケ/ヵ/カ of counters (3ヶ月, 14カ国) only: ケニア stays ケニア
+    text = _COUNTER_KA.sub("か", text)
     # again: dropping U+200B or mapping ヶ can let neighbours compose (ヶ+゛ -> が); keeps it idempotent
     return unicodedata.normalize("NFKC", text)
 
@@ -132,7 +137,8 @@ _UNIT = {"円": 1, "千円": 10**3, "万円": 10**4, "百万円": 10**6, "千万
 _NUM = r"\d[\d,]*(?:\.\d+)?"
 # 10億7,300万円 | 1,073百万円 | 33億円 | 3,000万円 | 5百万円
 _AMOUNT = re.compile(
-    rf"(?P<oku>{_NUM})億(?P<man>{_NUM})万円"
+    rf"(?P<cho>{_NUM})兆(?:(?P<cho_oku>{_NUM})億)?円?"
+    rf"|(?P<oku>{_NUM})億(?P<man>{_NUM})(?P<sen>千)?万円"
     rf"|(?P<num>{_NUM})\s*(?P<unit>千万円|百万円|千円|万円|億円|円)"
 )
 
@@ -154,8 +160,11 @@ def parse_amounts(text: str) -> list[Amount]:
     norm = normalize(text)
     out = []
     for m in _AMOUNT.finditer(norm):
-        if m.group("oku"):
-            yen = _num(m.group("oku")) * 10**8 + _num(m.group("man")) * 10**4
+        if m.group("cho"):
+            yen = _num(m.group("cho")) * 10**12 + (_num(m.group("cho_oku")) * 10**8 if m.group("cho_oku") else 0)
+        elif m.group("oku"):
+            man = _num(m.group("man")) * (1000 if m.group("sen") else 1)
+            yen = _num(m.group("oku")) * 10**8 + man * 10**4
         else:
             yen = _num(m.group("num")) * _UNIT[m.group("unit")]
         out.append(Amount(m.group(0), int(round(yen)), m.start(), m.end()))
