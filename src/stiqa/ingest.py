@@ -165,7 +165,8 @@ def load_corpus(corpus_dir: Path) -> tuple[list[SourceDoc], list[Skipped]]:
     docs: list[SourceDoc] = []
     skipped: list[Skipped] = []
     seen: dict[str, str] = {}
-    for path in corpus_files(corpus_dir):
+    # of two files with the same content, the one the corpus README lists keeps the citations
+    for path in sorted(corpus_files(corpus_dir), key=lambda p: (p.name not in meta, p.name)):
         try:
             doc = load_document(path, meta)
         except (OSError, ValueError) as exc:
@@ -178,6 +179,7 @@ def load_corpus(corpus_dir: Path) -> tuple[list[SourceDoc], list[Skipped]]:
             continue
         seen[doc.sha256] = path.name
         docs.append(doc)
+    docs.sort(key=lambda d: d.name)
     return docs, skipped
 
 
