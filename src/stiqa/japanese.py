@@ -48,15 +48,23 @@ _SKIP_POS = {"助詞", "助動詞", "補助記号", "空白", "記号"}
 _tok_local = threading.local()
 
 
+_dict_lock = threading.Lock()
+_dictionary = None
+
+
 def _tokenizer():
-    # Sudachi tokenizers are not thread-safe: one per thread (the web app answers in threads).
+    # Sudachi tokenizers are not thread-safe: one per thread (the web app answers in threads),
+    # all from one dictionary, so the 190 MB system dictionary is mapped once per process.
+    global _dictionary
     tok = getattr(_tok_local, "tok", None)
     if tok is None:
         from sudachipy import Dictionary, SplitMode
 
-        tok = Dictionary().tokenizer(mode=SplitMode.A)
+        with _dict_lock:
+            if _dictionary is None:
+                _dictionary = Dictionary()
+        tok = _dictionary.tokenizer(mode=SplitMode.A)
         _tok_local.tok = tok
-        _tok_local.mode_c = SplitMode.C
     return tok
 
 

@@ -72,7 +72,9 @@ class Searcher:
                 f"索引は別の埋め込みモデル（{manifest.get('embed_model')}）で作られています。現在の設定は "
                 f"{settings.embed_model_id} です。`stiqa ingest --rebuild` で作り直してください。")
         if manifest.get("chunker_version") != CHUNKER_VERSION:
-            raise IndexError_("索引の分割方式が古い版です。`stiqa ingest --rebuild` で作り直してください。")
+            raise IndexError_(
+                f"索引の分割方式（版 {manifest.get('chunker_version')}）がこのプログラム（版 {CHUNKER_VERSION}）と"
+                "異なります。`stiqa ingest --rebuild` で作り直してください。")
         try:
             import bm25s
 
