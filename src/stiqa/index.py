@@ -253,7 +253,7 @@ def build_index(settings: Settings, *, embedder: Any = None, force: bool = False
                 from .embed import make_embedding
 
                 embedder = make_embedding(settings)
-            batch = 16
+            batch = 32
             for start in range(0, len(missing), batch):
                 idx = missing[start:start + batch]
                 vecs = embedder.get_text_embedding_batch([chunks[i].embed_text for i in idx])
