@@ -244,59 +244,75 @@ def build_index(settings: Settings, *, embedder: Any = None, force: bool = False
         changed = sorted(d.name for d in docs if old_files.get(d.name) != d.sha256)
         removed = sorted(set(old_files) - {d.name for d in docs})
 
-        cache = EmbeddingCache(index_dir, settings.embed_model_id)
-        keys = [content_key(settings.embed_model_id, c) for c in chunks]
-        missing = [i for i, k in enumerate(keys) if k not in cache.vectors]
-        t_embed = time.perf_counter()
-        if missing:
-            if embedder is None:
-                from .embed import make_embedding
-
-                embedder = make_embedding(settings)
-            batch = 32
-            for start in range(0, len(missing), batch):
-                idx = missing[start:start + batch]
-                vecs = embedder.get_text_embedding_batch([chunks[i].embed_text for i in idx])
-                for i, v in zip(idx, vecs):
-                    cache.vectors[keys[i]] = np.asarray(v, dtype=np.float32)
-                if (start // batch) % 8 == 7:
-                    cache.save(set(cache.vectors))  # a killed build keeps what it embedded
-                if progress:
-                    progress(min(start + batch, len(missing)), len(missing))
-        embed_seconds = time.perf_counter() - t_embed
-        vectors = np.stack([cache.vectors[k] for k in keys])
-
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        new_name = f"gen-{stamp}-{uuid.uuid4().hex[:6]}"
-        tmp = index_dir / f"tmp-{new_name}"
-        tmp.mkdir(parents=True)
-        try:
-            with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as fh:
-                for c in chunks:
-                    fh.write(json.dumps(c.to_meta(), ensure_ascii=False) + "\n")
-            _write_bm25(tmp, chunks)
-            _write_vectors(settings, tmp if not settings.chroma_url else index_dir / new_name, chunks, vectors)
-            manifest = {
-                "version": MANIFEST_VERSION, "embed_model": settings.embed_model_id,
-                "dim": int(vectors.shape[1]), "chunker_version": CHUNKER_VERSION,
-                "chroma_url": settings.chroma_url, "files": {d.name: d.sha256 for d in docs},
-                "skipped": {s.name: s.reason for s in skipped}, "chunks": len(chunks),
-                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            }
+        vectors, keys, embedded, embed_seconds = embed_chunks(settings, chunks, embedder=embedder, progress=progress)
+        manifest = {
+            "files": {d.name: d.sha256 for d in docs}, "skipped": {s.name: s.reason for s in skipped},
             # the corpus hashes as seen at the start, so an edit during the build shows as stale
-            manifest["files_seen"] = hashes
-            (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
-            final = index_dir / new_name
-            os.replace(tmp, final)
-            _write_atomic(index_dir / "CURRENT", new_name)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        cache.save(set(keys))
-        _prune(index_dir, keep={new_name, gen.name if gen else ""}, settings=settings)
+            "files_seen": hashes,
+        }
+        new_name = write_generation(settings, chunks, vectors, manifest, previous=gen)
+        EmbeddingCache(index_dir, settings.embed_model_id).save(set(keys))
         warnings = [w for d in docs for w in d.warnings]
-        return BuildReport(False, new_name, len(docs), len(chunks), len(missing), len(chunks) - len(missing),
+        return BuildReport(False, new_name, len(docs), len(chunks), embedded, len(chunks) - embedded,
                            changed, removed, skipped, warnings, time.perf_counter() - t0, embed_seconds)
+
+
+def embed_chunks(settings: Settings, chunks: list[Chunk], *, embedder: Any = None,
+                 progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, list[str], int, float]:
+    """Vectors for ``chunks`` row for row, embedding only content the cache has not seen.
+
+    Returns (vectors, content keys, how many were embedded, seconds spent embedding)."""
+    cache = EmbeddingCache(settings.index_dir, settings.embed_model_id)
+    keys = [content_key(settings.embed_model_id, c) for c in chunks]
+    # one embedding per distinct content (duplicate paragraphs share it)
+    missing = sorted({k: i for i, k in reversed(list(enumerate(keys))) if k not in cache.vectors}.values())
+    t_embed = time.perf_counter()
+    if missing:
+        if embedder is None:
+            from .embed import make_embedding
+
+            embedder = make_embedding(settings)
+        batch = 32
+        for start in range(0, len(missing), batch):
+            idx = missing[start:start + batch]
+            vecs = embedder.get_text_embedding_batch([chunks[i].embed_text for i in idx])
+            for i, v in zip(idx, vecs):
+                cache.vectors[keys[i]] = np.asarray(v, dtype=np.float32)
+            if (start // batch) % 8 == 7:
+                cache.save(set(cache.vectors))  # a killed build keeps what it embedded
+            if progress:
+                progress(min(start + batch, len(missing)), len(missing))
+        cache.save(set(cache.vectors))
+    vectors = np.stack([cache.vectors[k] for k in keys])
+    return vectors, keys, len(missing), time.perf_counter() - t_embed
+
+
+def write_generation(settings: Settings, chunks: list[Chunk], vectors: np.ndarray, manifest: dict[str, Any],
+                     *, previous: Path | None) -> str:
+    """Write a complete generation in a tmp- folder, then make it live with one atomic rename of
+    CURRENT; a failure at any point leaves the previous generation answering."""
+    index_dir = settings.index_dir
+    new_name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    tmp = index_dir / f"tmp-{new_name}"
+    tmp.mkdir(parents=True)
+    try:
+        with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as fh:
+            for c in chunks:
+                fh.write(json.dumps(c.to_meta(), ensure_ascii=False) + "\n")
+        _write_bm25(tmp, chunks)
+        _write_vectors(settings, tmp if not settings.chroma_url else index_dir / new_name, chunks, vectors)
+        full = {"version": MANIFEST_VERSION, "embed_model": settings.embed_model_id,
+                "dim": int(vectors.shape[1]), "chunker_version": CHUNKER_VERSION,
+                "chroma_url": settings.chroma_url, "skipped": {}, "chunks": len(chunks),
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **manifest}
+        (tmp / "manifest.json").write_text(json.dumps(full, ensure_ascii=False, indent=1), "utf-8")
+        os.replace(tmp, index_dir / new_name)
+        _write_atomic(index_dir / "CURRENT", new_name)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _prune(index_dir, keep={new_name, previous.name if previous else ""}, settings=settings)
+    return new_name
 
 
 def _prune(index_dir: Path, keep: set[str], settings: Settings | None = None) -> None:

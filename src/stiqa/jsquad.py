@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
-import shutil
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from .config import CHUNKER_VERSION, Settings
-from .index import (MANIFEST_VERSION, EmbeddingCache, _prune, _write_atomic, _write_bm25, _write_vectors,
-                    build_lock, content_key, current_generation, read_manifest, IndexError_)
+from .index import (EmbeddingCache, IndexError_, build_lock, content_key, current_generation, embed_chunks,
+                    read_manifest, write_generation)
 from .japanese import char_ngrams
 from .models import Chunk
 
@@ -133,53 +130,12 @@ def build_chunk_index(settings: Settings, chunks: list[Chunk], *, name: str = "c
                     and old.get("chroma_url", "") == settings.chroma_url):
                 return {"noop": True, "generation": gen.name, "chunks": len(chunks), "embedded": 0,
                         "seconds": time.perf_counter() - t0, "embed_seconds": 0.0}
-        cache = EmbeddingCache(index_dir, settings.embed_model_id)
-        keys = [content_key(settings.embed_model_id, c) for c in chunks]
-        missing = sorted({k: i for i, k in reversed(list(enumerate(keys))) if k not in cache.vectors}.values())
-        t_embed = time.perf_counter()
-        if missing:
-            if embedder is None:
-                from .embed import make_embedding
-
-                embedder = make_embedding(settings)
-            batch = 16
-            for start in range(0, len(missing), batch):
-                idx = missing[start:start + batch]
-                vecs = embedder.get_text_embedding_batch([chunks[i].embed_text for i in idx])
-                for i, v in zip(idx, vecs):
-                    cache.vectors[keys[i]] = np.asarray(v, dtype=np.float32)
-                if progress:
-                    progress(min(start + batch, len(missing)), len(missing))
-            cache.save(set(cache.vectors))  # keep the vectors even if the rest of the build fails
-        embed_seconds = time.perf_counter() - t_embed
-        vectors = np.stack([cache.vectors[k] for k in keys])
-        new_name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        tmp = index_dir / f"tmp-{new_name}"
-        tmp.mkdir(parents=True)
-        try:
-            with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as fh:
-                for c in chunks:
-                    fh.write(json.dumps(c.to_meta(), ensure_ascii=False) + "\n")
-            t_bm = time.perf_counter()
-            _write_bm25(tmp, chunks)
-            bm25_seconds = time.perf_counter() - t_bm
-            t_vec = time.perf_counter()
-            _write_vectors(settings, tmp if not settings.chroma_url else index_dir / new_name, chunks, vectors)
-            vector_seconds = time.perf_counter() - t_vec
-            manifest = {"version": MANIFEST_VERSION, "embed_model": settings.embed_model_id,
-                        "dim": int(vectors.shape[1]), "chunker_version": CHUNKER_VERSION,
-                        "chroma_url": settings.chroma_url, "files": files, "files_seen": files,
-                        "skipped": {}, "chunks": len(chunks), "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-            (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), "utf-8")
-            os.replace(tmp, index_dir / new_name)
-            _write_atomic(index_dir / "CURRENT", new_name)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        _prune(index_dir, keep={new_name, gen.name if gen else ""}, settings=settings)
-        return {"noop": False, "generation": new_name, "chunks": len(chunks), "embedded": len(missing),
+        vectors, _, embedded, embed_seconds = embed_chunks(settings, chunks, embedder=embedder, progress=progress)
+        t_write = time.perf_counter()
+        new_name = write_generation(settings, chunks, vectors, {"files": files, "files_seen": files}, previous=gen)
+        return {"noop": False, "generation": new_name, "chunks": len(chunks), "embedded": embedded,
                 "seconds": time.perf_counter() - t0, "embed_seconds": embed_seconds,
-                "bm25_seconds": bm25_seconds, "vector_seconds": vector_seconds}
+                "write_seconds": time.perf_counter() - t_write}
 
 
 def chunk_vectors(settings: Settings, chunks: Sequence[Chunk]) -> np.ndarray:
