@@ -355,3 +355,26 @@ def test_eval_runs_through_the_backend(llm_assistant, server):
     results, _summary = evaluate.evaluate(llm_assistant, items, progress=False)
     assert [r["backend"] for r in results] == ["llm", "llm"]
     assert any(is_condense(b) for b in server.requests)
+
+
+def test_web_chat_streams_the_llm_text_then_shows_the_guarded_answer(llm_settings, server):
+    from stiqa.web import chat_turn
+
+    server.respond_with(good)
+    shown, conv = [], None
+    for _, history, conv in chat_turn(llm_settings, QUESTION, [], None):
+        shown.append(history[-1]["content"])  # what the page shows at each update
+    assert len(shown) > 2, "the page is updated while the model writes"
+    assert all(p.endswith("…") for p in shown[1:-1])
+    assert "mext_" in shown[-1] and not shown[-1].endswith("…"), "the final answer comes with its source cards"
+    assert conv.turns and conv.turns[-1].answer.backend == "llm"
+
+
+def test_web_chat_replaces_a_rejected_stream_with_the_extractive_answer(llm_settings, server):
+    from stiqa.web import chat_turn
+
+    server.script(Reply("予算案は9,876億円です。[1]"))
+    steps = [(history[-1]["content"], conv) for _, history, conv in chat_turn(llm_settings, QUESTION, [], None)]
+    final, conv = steps[-1]
+    assert conv.turns[-1].answer.backend == "extractive"
+    assert "141億円" in final and "採用せず" in final  # the extractive figure, and why the LLM text was dropped

@@ -186,27 +186,35 @@ def render_user(question: str) -> str:
 # ---------------------------------------------------------------- the engine, per session
 
 
-def ask(settings: Settings, conv: Any, question: Any) -> tuple[Answer | None, Any, str]:
-    """(answer, conversation, error message): never raises; the conversation is created lazily."""
+def session(settings: Settings, conv: Any, question: Any) -> tuple[Any, str]:
+    """(conversation bound to the current index, error message); the conversation is created lazily."""
     from .chat import check_question, get_assistant
     from .index import IndexError_
 
     problem = check_question(question, settings.max_question_chars)
     if problem:
-        return None, conv, problem
+        return conv, problem
     try:
         assistant = get_assistant(settings)  # re-opened when the index generation changed
     except IndexError_ as exc:
-        return None, conv, str(exc)
+        return conv, str(exc)
     except FileNotFoundError as exc:
-        return None, conv, f"索引またはコーパスが見つかりません: {exc}"
+        return conv, f"索引またはコーパスが見つかりません: {exc}"
     except Exception:  # noqa: BLE001 - the user gets a message, the log gets the traceback
         log.exception("engine failed to open")
-        return None, conv, "検索エンジンを開けませんでした。管理者に連絡してください（詳細はサーバーのログ）。"
+        return conv, "検索エンジンを開けませんでした。管理者に連絡してください（詳細はサーバーのログ）。"
     if conv is None:
         conv = assistant.conversation()
     else:
         conv.assistant = assistant  # keep this user's turns, answer with the current index
+    return conv, ""
+
+
+def ask(settings: Settings, conv: Any, question: Any) -> tuple[Answer | None, Any, str]:
+    """(answer, conversation, error message): never raises."""
+    conv, error = session(settings, conv, question)
+    if error:
+        return None, conv, error
     try:
         return conv.ask(question), conv, ""
     except Exception:  # noqa: BLE001
@@ -598,15 +606,45 @@ def _finder_choices(settings: Settings) -> tuple[dict[str, list[tuple[str, str]]
 # ---------------------------------------------------------------- the app
 
 
+def chat_turn(settings: Settings, question: Any, history: list[dict] | None, conv: Any):
+    """One chat turn for the web page: yields (textbox, history, conversation) as the answer grows."""
+    history = list(history or [])
+    history.append({"role": "user", "content": render_user(question or "")})
+    if settings.llm_url or settings.llm_gguf:
+        # an LLM is configured: show its text as it arrives, then the guarded final answer
+        # (the extractive one with a notice when the guard rejected the text)
+        conv, error = session(settings, conv, question)
+        if error:
+            history.append({"role": "assistant", "content": render_error(error)})
+            yield "", history, conv
+            return
+        from .llm import stream_with_llm
+
+        partial = ""
+        history.append({"role": "assistant", "content": ""})
+        try:
+            for item in stream_with_llm(conv, question):
+                if isinstance(item, Answer):
+                    history[-1] = {"role": "assistant", "content": render_answer(item)}
+                else:
+                    partial += item
+                    history[-1] = {"role": "assistant", "content": esc(partial) + " …"}
+                yield "", history, conv
+        except Exception:  # noqa: BLE001
+            log.exception("streaming failed: %r", question)
+            history[-1] = {"role": "assistant", "content": render_error("回答中にエラーが発生しました。")}
+            yield "", history, conv
+        return
+    ans, conv, error = ask(settings, conv, question)
+    history.append({"role": "assistant", "content": render_answer(ans) if ans else render_error(error)})
+    yield "", history, conv
+
+
 def build_app(settings: Settings) -> gr.Blocks:
     """The Blocks app: 「質問する」 chat, 「文書と索引」 and 「制度をさがす」 tabs, plus the ``ask`` API endpoint."""
 
     def respond(question: str, history: list[dict] | None, conv: Any):
-        history = list(history or [])
-        ans, conv, error = ask(settings, conv, question)
-        history.append({"role": "user", "content": render_user(question or "")})
-        history.append({"role": "assistant", "content": render_answer(ans) if ans else render_error(error)})
-        return "", history, conv
+        yield from chat_turn(settings, question, history, conv)
 
     def api_ask(question: str, conv: Any):
         ans, conv, error = ask(settings, conv, question)
