@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from stiqa.answer import numbers_supported
+from stiqa.guard import numbers_supported
 from stiqa.japanese import compact, parse_amounts, tokens
 
 BUDGET = "mext_fy2023_budget_international.md"

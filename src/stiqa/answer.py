@@ -9,11 +9,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from .facts import MoneyFact, money_facts
-from .japanese import (compact, era_to_western, fiscal_years, format_yen, normalize, numbers, parse_amounts,
-                       tokens, yen_to_oku)
+from .guard import numbers_supported
+from .japanese import compact, format_yen, normalize, tokens, yen_to_oku
+from .passages import (COUNT_UNIT, DATE, MONEY, PERIOD, TYPE_WORDS, Unit, chunk_grams, clean, contains, grams,
+                       idf_table, is_label)
+from .passages import subject as subject_of
+from .passages import units as passage_units
 from .models import Answer, Chunk, Citation, Hit
 from .question import COMPARE as _COMPARE, Query, alternatives, analyze
 from .retrieve import Searcher, expand_query
@@ -26,66 +30,8 @@ _MONEY_WORDS = {"予算", "予算額", "金額", "額", "円", "いくら", "案
 #: A function naming the programs a text mentions, each as its list of names (official first).
 AliasLookup = Callable[[str], list[list[str]]]
 
-_COUNT_UNIT = re.compile(r"\d[\d,]*\s*(件|人|名|か国|カ国|ヵ国|大学|校|課題|機関|分野|種|回|拠点|ポイント|%)")
-_PERIOD = re.compile(r"\d+\s*(年間|か月|ヶ月|カ月|週間|年程度|年以内|年)|\d{1,2}月\s*\d{1,2}日\s*[~〜～-]")
-_MONEY = re.compile(r"\d[\d,.]*\s*(千万|百万|億|万|千)?\s*(円|ユーロ|€|ポンド|ドル)")
 _EN_PROGRAM_NAME = re.compile(r"(?:[A-Z][A-Za-z\-]+\s+(?:(?:and|for|of|the)\s+)?)+(?:Program|Programme|Project|Initiative|Fund|Fellowship)s?\b")
 _PROGRAM_NAME = re.compile(r"[一-龯ァ-ヴーA-Za-z・]{3,}(?:事業|プログラム|制度|基金|イニシアティブ)")
-#: words that label the kind of fact a question type asks for
-_TYPE_WORDS = {
-    "date": re.compile(r"開始|開設|設立|発表|公表|決定|期間|から|より|日付|時期|年度\s*[~～〜]"),
-    "period": re.compile(r"期間|年間|程度|以内|最大"),
-    "count": re.compile(r"数|件|人|名|か国|大学"),
-    "amount": re.compile(r"支援額|単価|規模|最大|上限|/年|／年|年・課題"),
-}
-_DATE = re.compile(r"(昭和|平成|令和)\s*(\d+|元)\s*年度?|\d{1,2}月\s*\d{1,2}日|\d{4}年|\d{1,2}/\d{1,2}|\d{1,2}月")
-
-
-@dataclass(frozen=True)
-class Unit:
-    """A candidate answer: one line (or sentence of a long line) of a retrieved chunk, with the
-    short label line above it when there is one (「【事業期間】」 above 「3年間」)."""
-
-    chunk: Chunk
-    rank: int
-    line: int
-    text: str
-    label: str = ""
-
-
-def _is_label(line: str) -> bool:
-    s = normalize(line).strip()
-    return 0 < len(s) <= 30 and "。" not in s and not re.fullmatch(r"[\d\s,.()（）]+", s)
-
-
-def _units(hits: list[Hit]) -> list[Unit]:
-    out = []
-    for rank, h in enumerate(hits):
-        prev = ""
-        for off, raw in enumerate(h.chunk.text.split("\n")):
-            s = raw.strip()
-            if not s:
-                continue
-            parts = [p for p in re.split(r"(?<=。)", s) if p.strip()] if len(s) > 160 else [s]
-            label = prev if _is_label(prev) and prev != s and "\t" not in prev and "\t" not in s else ""
-            out.extend(Unit(h.chunk, rank, h.chunk.line_start + off, p.strip(), label) for p in parts)
-            prev = s
-    return out
-
-
-def _contains(hay: str, needle: str) -> bool:
-    return compact(needle) in compact(hay)
-
-
-def _subject(chunk: Chunk) -> str:
-    if chunk.program:
-        return chunk.program
-    return chunk.section.rsplit(" > ", 1)[-1].lstrip("#● ").strip() if chunk.section else chunk.title
-
-
-def _clean(line: str) -> str:
-    s = re.sub(r"\*\*|<[^>]+>|^#+\s*|^[-・•]\s*", "", line.strip())
-    return s.replace("\t", "　").strip()
 
 
 class Answerer:
@@ -97,7 +43,7 @@ class Answerer:
         self.aliases = aliases
         self.finder = finder
         self.k = k
-        self.idf = _idf(searcher.chunks)
+        self.idf = idf_table(searcher.chunks)
         self._attrs: list[str] = []
         self._topic_names: set[str] = set()
         self._skip_proper: set[str] = set()
@@ -132,7 +78,7 @@ class Answerer:
         result = self._dispatch(q, hits, groups) if hits else None
         if result is None:
             ans = self._abstain(question, hits)
-            missing = [t for t in q.salient if not any(_contains(c.text, t) for c in self.searcher.chunks)]
+            missing = [t for t in q.salient if not any(contains(c.text, t) for c in self.searcher.chunks)]
             if self._note:
                 ans.text = f"{ABSTAIN_TEXT}{self._note}"
             elif missing:
@@ -161,8 +107,8 @@ class Answerer:
             if any(compact(n) in compact(name) or compact(name) in compact(n) for n in names):
                 continue
             # fuzzy: OCR variants (研鑚/研鑽) and paraphrases (受入強化事業) still count as named
-            grams = _grams(name)
-            if not any(len(grams & _grams_of(c)) >= 0.7 * len(grams) for c in self.searcher.chunks):
+            name_grams = grams(name)
+            if not any(len(name_grams & chunk_grams(c)) >= 0.7 * len(name_grams) for c in self.searcher.chunks):
                 return name
         return ""
 
@@ -179,7 +125,7 @@ class Answerer:
             return hits[: self.k]
         def about(chunk: Chunk, names: list[str]) -> bool:
             hay = chunk.context_text
-            return any(_contains(hay, n) for n in names)
+            return any(contains(hay, n) for n in names)
         kept = [h for h in hits if all(about(h.chunk, names) for names in must)]
         if len(kept) < 3:
             # look beyond the fused top-k: every chunk that names the topic, in BM25 order
@@ -231,7 +177,7 @@ class Answerer:
             else:
                 word = "増" if diff > 0 else "減"
                 change = f"前年度から{format_yen(abs(diff))}の{word}です（stiqaによる計算）"
-            text = (f"{_subject(h.chunk)}の{cur.label}は{cur.amount.text}、{prev.label}は{prev.amount.text}で、"
+            text = (f"{subject_of(h.chunk)}の{cur.label}は{cur.amount.text}、{prev.label}は{prev.amount.text}で、"
                     f"{change}。")
             return text, [h.chunk], cur.line_text
         return None
@@ -286,7 +232,7 @@ class Answerer:
         context = f"{best.label} {best.chunk.context_text}"
         if not self._covers(q, [a for a in self._attrs if a not in _MONEY_WORDS], context):
             return None
-        subject = _subject(best.chunk)
+        subject = subject_of(best.chunk)
         amount = best.amount.text
         conv = f"（{yen_to_oku(best.amount.yen)}）" if "百万円" in amount and best.amount.yen >= 10**8 else ""
         if best.kind:
@@ -295,9 +241,9 @@ class Answerer:
                 label = f"{best.label}（{_reiwa(best.year)}）"
             text = f"{subject}の{label}は{amount}{conv}です。"
         elif best.label:
-            text = f"{subject}の{best.label}は{amount}です（資料の記載：「{_clean(best.line_text)}」）。"
+            text = f"{subject}の{best.label}は{amount}です（資料の記載：「{clean(best.line_text)}」）。"
         else:
-            text = f"{subject}について、資料には「{_clean(best.line_text)}」とあります。"
+            text = f"{subject}について、資料には「{clean(best.line_text)}」とあります。"
         return text, [best.chunk], best.amount.text
 
     def _abbrev(self, q: Query, hits: list[Hit]):
@@ -348,14 +294,14 @@ class Answerer:
         if found is None:
             return None
         text, used, span = found
-        if any(_contains(c.text, entity) for c in used):
+        if any(contains(c.text, entity) for c in used):
             return f"はい。{text}", used, span
         return f"いいえ、資料の該当箇所に{entity}は挙げられていません。{text}", used, span
 
     def _best_line(self, q: Query, hits: list[Hit], top: int = 1, need: float = 0.34):
-        units = _units(hits)
-        want = {"count": _COUNT_UNIT, "period": _PERIOD, "date": _DATE, "amount": _MONEY,
-                "budget": _MONEY}.get(q.qtype)
+        units = passage_units(hits)
+        want = {"count": COUNT_UNIT, "period": PERIOD, "date": DATE, "amount": MONEY,
+                "budget": MONEY}.get(q.qtype)
         if q.qtype == "amount":
             # a program's total budget does not answer "how much per project / per person"
             units = [u for u in units if not re.search(r"予算額|要求|要望額|補正", u.text)]
@@ -377,22 +323,22 @@ class Answerer:
             extra = next((u for _, u in scored[1:] if u.chunk.id == best.chunk.id and u.line != best.line), None)
             if extra is not None:
                 text, used, span = self._render(q, best)
-                return f"{text}また「{_clean(extra.text)}」とあります。", used, span
+                return f"{text}また「{clean(extra.text)}」とあります。", used, span
         return self._render(q, best)
 
     def _render(self, q: Query, best: Unit):
-        line = _clean(best.text)
+        line = clean(best.text)
         cells = [c for c in re.split(r"\t+", best.text.strip()) if c.strip()]
-        subject = _subject(best.chunk)
+        subject = subject_of(best.chunk)
         pair = self._table_pair(q, cells)
-        header = _clean(best.chunk.text.split("\n")[0])
+        header = clean(best.chunk.text.split("\n")[0])
         if pair:
             text = f"{subject}の「{header}」では「{pair[0]} {pair[1]}」となっています。"
         elif len(cells) == 2 and len(cells[0]) <= 20:
-            text = f"{subject}の{_clean(cells[0])}は「{_clean(cells[1])}」です。"
+            text = f"{subject}の{clean(cells[0])}は「{clean(cells[1])}」です。"
         elif best.label and len(line) <= 60 and not best.label.lstrip().startswith("#") \
                 and compact(best.label) not in compact(subject):
-            text = f"{subject}の{_clean(best.label).strip('【】■●◆ ')}は「{line}」です。"
+            text = f"{subject}の{clean(best.label).strip('【】■●◆ ')}は「{line}」です。"
         else:
             text = f"{subject}について、資料には「{line}」とあります。"
         return text, [best.chunk], line
@@ -458,17 +404,17 @@ class Answerer:
         # words about what is asked; with none (「SICORPっていつから？」) the type's cue words decide
         s += 1.0 * self._overlap(q, u.label + " " + u.text, self._attrs)
         s += 0.3 * self._overlap(q, u.chunk.section + " " + u.chunk.program)
-        want = {"count": _COUNT_UNIT, "period": _PERIOD, "date": _DATE, "amount": _MONEY,
-                "budget": _MONEY}.get(q.qtype)
+        want = {"count": COUNT_UNIT, "period": PERIOD, "date": DATE, "amount": MONEY,
+                "budget": MONEY}.get(q.qtype)
         if want is not None:
             row_count = q.qtype == "count" and re.search(r"\t\s*\d", u.text)
             s += 0.6 if want.search(norm) or row_count else -0.4
-        cue = _TYPE_WORDS.get(q.qtype)
+        cue = TYPE_WORDS.get(q.qtype)
         if cue is not None and cue.search(normalize(u.label + " " + u.text)):
             s += 0.4
         # a specific name the question asks about (a country, a field), in the line itself
         specific = [t for t in q.salient if t not in self._topic_names]
-        if any(_contains(u.text, t) for t in specific):
+        if any(contains(u.text, t) for t in specific):
             s += 0.8
         cells = [c.strip() for c in re.split(r"\t+", u.text) if c.strip()]
         if len(cells) >= 2:
@@ -478,7 +424,7 @@ class Answerer:
                 s += 0.8
         if len(norm) < 6 and not u.label:
             s -= 0.5
-        if _is_label(u.text) and not re.search(r"\d", norm):
+        if is_label(u.text) and not re.search(r"\d", norm):
             s -= 0.3  # a bare heading or label is not an answer
         return s
 
@@ -488,7 +434,7 @@ class Answerer:
         """Every number stated must stand in a cited chunk; otherwise fall back to a plain quote."""
         if numbers_supported(text, [c.text for c in used]):
             return text, used
-        return f"資料には「{_clean(span)}」とあります。", used
+        return f"資料には「{clean(span)}」とあります。", used
 
     def _abstain(self, question: str, hits: list[Hit]) -> Answer:
         related = [Citation.from_chunk(h.chunk) for h in hits[:3]]
@@ -498,63 +444,5 @@ class Answerer:
         return Answer(question, text, [], True, related=related)
 
 
-def _grams(text: str) -> set[str]:
-    t = compact(text)
-    return {t[i:i + 2] for i in range(len(t) - 1)}
-
-
-_GRAM_CACHE: dict[str, set[str]] = {}
-
-
-def _grams_of(chunk: Chunk) -> set[str]:
-    g = _GRAM_CACHE.get(chunk.id)
-    if g is None:
-        g = _GRAM_CACHE[chunk.id] = _grams(chunk.text)
-        if len(_GRAM_CACHE) > 200_000:
-            _GRAM_CACHE.clear()
-    return g
-
-
-def _idf(chunks: list[Chunk]) -> dict[str, float]:
-    """Inverse document frequency of tokens over the chunks: rare words decide relevance."""
-    import math
-
-    df: dict[str, int] = {}
-    for c in chunks:
-        for t in set(tokens(c.context_text)):
-            df[t] = df.get(t, 0) + 1
-    n = len(chunks) or 1
-    return {t: math.log((n + 1) / (d + 0.5)) for t, d in df.items()}
-
-
 def _reiwa(year: int) -> str:
     return f"令和{year - 2018}年度" if year > 2018 else f"平成{year - 1988}年度"
-
-
-def numbers_supported(text: str, sources: list[str]) -> bool:
-    """True when every figure in ``text`` stands in one of ``sources``.
-
-    Yen amounts compare by value (1,073百万円 = 10億7,300万円; a 「約」 conversion within 5%),
-    other numbers literally after normalisation (全角/半角, commas).
-    """
-    src_amounts = [a.yen for s in sources for a in parse_amounts(s)]
-    src_numbers = {n for s in sources for n in numbers(s)}
-    # list markers (「1. 」) are not figures; a clause labelled as stiqa's own arithmetic is checked
-    # by the code that computed it from two cited figures (chat.compare)
-    norm = re.sub(r"(?m)^\s*\d+\.\s", " ", normalize(text))
-    norm = re.sub(r"[^、。]*[（(]stiqaによる計算[）)]", " ", norm)
-    consumed = []
-    for a in parse_amounts(norm):
-        approx = norm[max(0, a.start - 1):a.start] == "約"
-        ok = any(y == a.yen or (approx and abs(y - a.yen) <= 0.05 * y) for y in src_amounts)
-        if not ok:
-            return False
-        consumed.append((a.start, a.end))
-    rest = "".join(ch if not any(s <= i < e for s, e in consumed) else " " for i, ch in enumerate(norm))
-    # the era year stiqa adds when naming 前年度 (「前年度予算額（令和4年度）」) is derived from a
-    # labelled year in the sources: allow exactly that year
-    if "前年度" in rest:
-        derived = {y - 1 for s in sources for y in fiscal_years(s)}
-        rest = re.sub(r"(令和|平成)\s*(\d+)年度",
-                      lambda m: " " if era_to_western(m.group(1), m.group(2)) in derived else m.group(0), rest)
-    return all(n in src_numbers for n in numbers(rest))

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .answer import ABSTAIN_TEXT, numbers_supported
+from .answer import ABSTAIN_TEXT
+from .guard import numbers_supported
 from .config import Settings
 from .japanese import normalize, numbers, parse_amounts
 from .models import Answer, Chunk, Citation, Hit

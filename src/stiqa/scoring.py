@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .answer import numbers_supported
+from .guard import numbers_supported
 from .japanese import compact, parse_amounts
 
 

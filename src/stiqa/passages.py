@@ -1,0 +1,96 @@
+"""What a retrieved passage offers an answer: its lines as candidate units, the shapes of figures
+(counts, periods, money, dates) and the rarity of words across the corpus. Pure functions."""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from .japanese import compact, normalize, tokens
+from .models import Chunk, Hit
+
+COUNT_UNIT = re.compile(r"\d[\d,]*\s*(件|人|名|か国|カ国|ヵ国|大学|校|課題|機関|分野|種|回|拠点|ポイント|%)")
+PERIOD = re.compile(r"\d+\s*(年間|か月|ヶ月|カ月|週間|年程度|年以内|年)|\d{1,2}月\s*\d{1,2}日\s*[~〜～-]")
+MONEY = re.compile(r"\d[\d,.]*\s*(千万|百万|億|万|千)?\s*(円|ユーロ|€|ポンド|ドル)")
+#: words that label the kind of fact a question type asks for
+TYPE_WORDS = {
+    "date": re.compile(r"開始|開設|設立|発表|公表|決定|期間|から|より|日付|時期|年度\s*[~～〜]"),
+    "period": re.compile(r"期間|年間|程度|以内|最大"),
+    "count": re.compile(r"数|件|人|名|か国|大学"),
+    "amount": re.compile(r"支援額|単価|規模|最大|上限|/年|／年|年・課題"),
+}
+DATE = re.compile(r"(昭和|平成|令和)\s*(\d+|元)\s*年度?|\d{1,2}月\s*\d{1,2}日|\d{4}年|\d{1,2}/\d{1,2}|\d{1,2}月")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A candidate answer: one line (or sentence of a long line) of a retrieved chunk, with the
+    short label line above it when there is one (「【事業期間】」 above 「3年間」)."""
+
+    chunk: Chunk
+    rank: int
+    line: int
+    text: str
+    label: str = ""
+
+
+def is_label(line: str) -> bool:
+    s = normalize(line).strip()
+    return 0 < len(s) <= 30 and "。" not in s and not re.fullmatch(r"[\d\s,.()（）]+", s)
+
+
+def units(hits: list[Hit]) -> list[Unit]:
+    out = []
+    for rank, h in enumerate(hits):
+        prev = ""
+        for off, raw in enumerate(h.chunk.text.split("\n")):
+            s = raw.strip()
+            if not s:
+                continue
+            parts = [p for p in re.split(r"(?<=。)", s) if p.strip()] if len(s) > 160 else [s]
+            label = prev if is_label(prev) and prev != s and "\t" not in prev and "\t" not in s else ""
+            out.extend(Unit(h.chunk, rank, h.chunk.line_start + off, p.strip(), label) for p in parts)
+            prev = s
+    return out
+
+
+def contains(hay: str, needle: str) -> bool:
+    return compact(needle) in compact(hay)
+
+
+def subject(chunk: Chunk) -> str:
+    if chunk.program:
+        return chunk.program
+    return chunk.section.rsplit(" > ", 1)[-1].lstrip("#● ").strip() if chunk.section else chunk.title
+
+
+def clean(line: str) -> str:
+    s = re.sub(r"\*\*|<[^>]+>|^#+\s*|^[-・•]\s*", "", line.strip())
+    return s.replace("\t", "　").strip()
+
+
+def grams(text: str) -> set[str]:
+    t = compact(text)
+    return {t[i:i + 2] for i in range(len(t) - 1)}
+
+
+_GRAM_CACHE: dict[str, set[str]] = {}
+
+
+def chunk_grams(chunk: Chunk) -> set[str]:
+    g = _GRAM_CACHE.get(chunk.id)
+    if g is None:
+        g = _GRAM_CACHE[chunk.id] = grams(chunk.text)
+        if len(_GRAM_CACHE) > 200_000:
+            _GRAM_CACHE.clear()
+    return g
+
+
+def idf_table(chunks: list[Chunk]) -> dict[str, float]:
+    """Inverse document frequency of tokens over the chunks: rare words decide relevance."""
+    df: dict[str, int] = {}
+    for c in chunks:
+        for t in set(tokens(c.context_text)):
+            df[t] = df.get(t, 0) + 1
+    n = len(chunks) or 1
+    return {t: math.log((n + 1) / (d + 0.5)) for t, d in df.items()}
