@@ -176,7 +176,10 @@ class Answerer:
                 change = "前年度と同額です"
             else:
                 word = "増" if diff > 0 else "減"
-                change = f"前年度から{format_yen(abs(diff))}の{word}です（stiqaによる計算）"
+                # in the unit the documents use for both figures (52百万円, not 5,200万円)
+                same = "百万円" in cur.amount.text and "百万円" in prev.amount.text and diff % 10**6 == 0
+                amount = f"{abs(diff) // 10**6:,}百万円" if same else format_yen(abs(diff))
+                change = f"前年度から{amount}の{word}です（stiqaによる計算）"
             text = (f"{subject_of(h.chunk)}の{cur.label}は{cur.amount.text}、{prev.label}は{prev.amount.text}で、"
                     f"{change}。")
             return text, [h.chunk], cur.line_text
