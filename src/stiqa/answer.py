@@ -140,6 +140,13 @@ class Answerer:
     # ------------------------------------------------------------ by question type
 
     def _dispatch(self, q: Query, hits: list[Hit], groups: list[list[str]]):
+        if _COMPARE.search(q.text) and q.qtype in ("budget", "negative", "fact", "amount"):
+            # the figures to compare sit on the budget lines: look there too
+            more = self.searcher.search(q.text + " 予算額 前年度予算額", max(self.k, 8),
+                                        bm25_query=q.text + " 予算額 前年度予算額")
+            got = self._compare(q, hits + self._focus(q, more, groups))
+            if got:
+                return got
         if q.qtype == "abbrev" or (q.qtype == "fact" and re.search(r"とは|って何|どういう|どんな|what is|what does", q.text, re.I)
                                    and q.salient):
             got = self._abbrev(q, hits)
@@ -152,13 +159,6 @@ class Answerer:
             if q.qtype == "budget" and (q.years or q.kind in ("前年度", "補正")):
                 return None  # the year or kind asked for is not in the documents: never guess
 
-        if _COMPARE.search(q.text) and q.qtype in ("budget", "negative", "fact", "amount"):
-            # the figures to compare sit on the budget lines: look there too
-            more = self.searcher.search(q.text + " 予算額 前年度予算額", max(self.k, 8),
-                                        bm25_query=q.text + " 予算額 前年度予算額")
-            got = self._compare(q, hits + self._focus(q, more, groups))
-            if got:
-                return got
         if q.qtype == "negative":
             return self._yes_no(q, hits)
         return self._best_line(q, hits)
@@ -210,7 +210,14 @@ class Answerer:
             if other_years:
                 self._note = "資料にあるのは " + "、".join(dict.fromkeys(other_years)) + " の金額です。"
             return None
-        if q.kind:
+        # 「JST分は？」: the figure written right after the name asked for, whatever its label
+        entities = [w for w in re.findall(r"[A-Z][A-Z0-9]{1,}", q.text)
+                    if not any(w in n for n in self._topic_names)]
+        named = [(r, f) for r, f in candidates
+                 if any(w in normalize(f.line_text)[: f.amount.start][-8:] for w in entities)]
+        if named:
+            candidates = named
+        elif q.kind:
             exact = [(r, f) for r, f in candidates if f.kind == q.kind
                      or (q.kind == "前年度" and q.years and f.year in q.years)]
             candidates = exact or ([] if q.kind in ("前年度", "補正") else candidates)
@@ -387,7 +394,7 @@ class Answerer:
         # rare names only (中国 yes, 日本 no): a name on every other slide decides nothing
         names = [p for p in q.proper if not any(p in n for n in self._topic_names)
                  and p not in self._skip_proper and self.idf.get(tokens(p)[0] if tokens(p) else p, 9.0) > 2.5]
-        if any(compact(p) not in flat for p in names):
+        if any(all(compact(a) not in flat for a in alternatives(p)) for p in names):
             return False  # the passage is about something else (中国 asked, フランス found)
         if q.english or not attrs:
             return True
