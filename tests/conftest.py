@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -56,3 +58,31 @@ def corpus_copy(tmp_path, settings):
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (servers in tests listen on loopback only)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def web_url(settings):
+    """The Gradio app on a free loopback port, for the module's tests."""
+    from stiqa.web import launch
+
+    s = replace(settings, host="127.0.0.1", port=free_port())
+    demo = launch(s, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{s.port}/"
+    demo.close()
+
+
+def launch_chromium(p):
+    """Debian's headless Chromium through Playwright (Playwright's own browser download fails offline)."""
+    exe = shutil.which("chromium")
+    if exe is None:
+        pytest.skip("chromium is not installed (make test installs it)")
+    return p.chromium.launch(executable_path=exe, args=["--headless", "--no-sandbox", "--disable-gpu",
+                                                        "--disable-background-networking",
+                                                        "--disable-component-update"])

@@ -6,27 +6,19 @@ Debian's headless Chromium through Playwright; screenshots go to tests/artifacts
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import free_port, launch_chromium
 
 from stiqa.config import Settings
 from stiqa.models import Answer, Citation
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET_FILE = "mext_fy2023_budget_international.md"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------- rendering
@@ -130,7 +122,7 @@ def test_non_loopback_host_needs_credentials():
 
 
 def test_app_refuses_public_host_without_credentials(tmp_path):
-    env = {**os.environ, "STIQA_HOST": "0.0.0.0", "STIQA_PORT": str(_free_port()),
+    env = {**os.environ, "STIQA_HOST": "0.0.0.0", "STIQA_PORT": str(free_port()),
            "STIQA_INDEX_DIR": str(tmp_path / "idx"), "STIQA_USERNAME": "", "STIQA_PASSWORD": ""}
     proc = subprocess.run([sys.executable, str(ROOT / "app.py")], env=env, capture_output=True, text=True,
                           timeout=120)
@@ -139,25 +131,14 @@ def test_app_refuses_public_host_without_credentials(tmp_path):
     assert not (tmp_path / "idx").exists()  # refused before building anything
 
 
-# ---------------------------------------------------------------- a running server
+# ---------------------------------------------------------------- a running web_url
 
 
-@pytest.fixture(scope="module")
-def server(settings):
-    from stiqa.web import launch
-
-    s = replace(settings, host="127.0.0.1", port=_free_port())
-    demo = launch(s, prevent_thread_lock=True, quiet=True)
-    url = f"http://127.0.0.1:{s.port}/"
-    yield url
-    demo.close()
-
-
-def test_api_sessions_keep_separate_histories(server):
+def test_api_sessions_keep_separate_histories(web_url):
     from gradio_client import Client
 
-    a = Client(server, verbose=False)
-    b = Client(server, verbose=False)
+    a = Client(web_url, verbose=False)
+    b = Client(web_url, verbose=False)
     a.predict("SATREPSの令和5年度予算額は？", api_name="/ask")
     b.predict("SICORPの令和5年度予算額（案）はいくらですか？", api_name="/ask")
     ra = a.predict("前年度は？", api_name="/ask")
@@ -170,15 +151,6 @@ def test_api_sessions_keep_separate_histories(server):
     assert "空" in empty["error"] and len(empty["history"]) == 2
 
 
-def _browser(p):
-    exe = shutil.which("chromium")
-    if exe is None:
-        pytest.skip("chromium is not installed")
-    return p.chromium.launch(executable_path=exe, args=["--headless", "--no-sandbox", "--disable-gpu",
-                                                        "--disable-background-networking",
-                                                        "--disable-component-update"])
-
-
 def _ask_in_page(page, question: str) -> None:
     n = page.locator(".stiqa-answer").count()
     page.fill("#stiqa-question textarea", question)
@@ -188,13 +160,13 @@ def _ask_in_page(page, question: str) -> None:
 
 
 @pytest.mark.browser
-def test_chat_in_browser(server, artifacts):
+def test_chat_in_browser(web_url, artifacts):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = _browser(p)
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1280, "height": 1500})
-        page.goto(server)
+        page.goto(web_url)
         page.wait_for_selector("#stiqa-question textarea")
         _ask_in_page(page, "SICORPの令和5年度予算額（案）はいくらですか？")
         _ask_in_page(page, "前年度は？")
@@ -216,13 +188,13 @@ def test_chat_in_browser(server, artifacts):
 
 
 @pytest.mark.browser
-def test_documents_tab_in_browser(server, artifacts):
+def test_documents_tab_in_browser(web_url, artifacts):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = _browser(p)
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(server)
+        page.goto(web_url)
         page.get_by_role("tab", name="文書と索引").click()
         page.wait_for_selector("text=チャンク数")
         text = page.inner_text("body")

@@ -7,12 +7,11 @@ headless Chromium through Playwright; its screenshot goes to tests/artifacts/pro
 from __future__ import annotations
 
 import re
-import shutil
-import socket
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import launch_chromium
 
 from stiqa.catalog import Budget, Catalog, Fact, Program, build_catalog, match_key
 
@@ -200,39 +199,14 @@ def test_view_never_raises(settings, tmp_path):
 # ---------------------------------------------------------------- the tab in a browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(settings):
-    from stiqa.web import launch
-
-    s = replace(settings, host="127.0.0.1", port=_free_port())
-    demo = launch(s, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{s.port}/"
-    demo.close()
-
-
-def _browser(p):
-    exe = shutil.which("chromium")
-    if exe is None:
-        pytest.skip("chromium is not installed")
-    return p.chromium.launch(executable_path=exe, args=["--headless", "--no-sandbox", "--disable-gpu",
-                                                        "--disable-background-networking",
-                                                        "--disable-component-update"])
-
-
 @pytest.mark.browser
-def test_programs_tab_in_browser(server, artifacts):
+def test_programs_tab_in_browser(web_url, artifacts):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = _browser(p)
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(server)
+        page.goto(web_url)
         page.get_by_role("tab", name="制度をさがす").click()
         page.wait_for_selector("#stiqa-programs .stiqa-cmp", timeout=60_000)  # the unfiltered overview
         page.locator("#stiqa-f-audience").get_by_label("博士後期課程学生").check()
