@@ -210,7 +210,7 @@ def _heading(lines: list[str], i: int, markdown: bool) -> tuple[int, str] | None
         return None
     if s.startswith("【") and s.endswith("】"):
         return 4, s
-    if s[0] in "■●○◆" and len(s) <= 30:
+    if s[0] in "■●○◆" and len(s) <= 45:
         return 4, s.lstrip("■●○◆ ")
     if markdown:
         return None
@@ -268,6 +268,7 @@ def chunk_document(doc: SourceDoc, known_programs: frozenset[str] = frozenset())
     stack: list[tuple[int, str]] = []  # heading path
     override: tuple[int, str] | None = None  # (level it lives under, program) inferred from a lead
     summaries: list[tuple[set[str], str]] = []  # program overview paragraphs seen so far
+    seen_titles: set[str] = set()  # program and slide titles met so far
     chunks: list[Chunk] = []
     cur = _Open()
 
@@ -312,8 +313,13 @@ def chunk_document(doc: SourceDoc, known_programs: frozenset[str] = frozenset())
             if cur.body:  # consecutive headings stay with the content below them
                 flush()
             level, text = head
-            if level > 2 and not markdown and _compact_name(text) in known_programs:
+            bare = not markdown and not text.startswith(("【", "■", "●", "○", "◆")) and level > 2
+            if bare and _compact_name(text) in seen_titles:
+                level = 5  # a slide caption repeating an earlier title (OCR order), not a new slide
+            elif level > 2 and not markdown and _compact_name(text) in known_programs:
                 level = 2
+            if program_name(text) or level <= 2:
+                seen_titles.add(_compact_name(program_name(text) or text))
             while stack and stack[-1][0] >= level:
                 stack.pop()
             if override and level <= override[0]:
