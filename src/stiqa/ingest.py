@@ -143,7 +143,7 @@ def _pdf_lines(path: Path) -> tuple[list[str], list[int]]:
     try:
         from pypdf import PdfReader
     except ImportError as exc:  # optional extra
-        raise ValueError("PDF を読むには pypdf が必要です（pip install 'stiqa[pdf]'）") from exc
+        raise ValueError("PDF を読むには pypdf が必要です（pip install pypdf）") from exc
     try:
         reader = PdfReader(str(path))
         lines: list[str] = []
