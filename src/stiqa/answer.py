@@ -15,7 +15,7 @@ from .facts import MoneyFact, money_facts
 from .guard import numbers_supported
 from .japanese import compact, format_yen, normalize, tokens, yen_to_oku
 from .passages import (COUNT_UNIT, DATE, MONEY, PERIOD, TYPE_WORDS, Unit, chunk_grams, clean, contains, grams,
-                       idf_table, is_label)
+                       flat, idf_table, is_label)
 from .passages import subject as subject_of
 from .passages import units as passage_units
 from .models import Answer, Chunk, Citation, Hit
@@ -78,7 +78,7 @@ class Answerer:
         result = self._dispatch(q, hits, groups) if hits else None
         if result is None:
             ans = self._abstain(question, hits)
-            missing = [t for t in q.salient if not any(contains(c.text, t) for c in self.searcher.chunks)]
+            missing = [t for t in q.salient if not any(compact(t) in flat(c) for c in self.searcher.chunks)]
             if self._note:
                 ans.text = f"{ABSTAIN_TEXT}{self._note}"
             elif missing:
@@ -100,7 +100,7 @@ class Answerer:
         if not names:
             for m in _EN_PROGRAM_NAME.finditer(text):
                 first = m.group(0).split()[0]
-                if not any(compact(first) in compact(c.text) for c in self.searcher.chunks):
+                if not any(compact(first) in flat(c) for c in self.searcher.chunks):
                     return m.group(0)
         for m in _PROGRAM_NAME.finditer(text):
             name = m.group(0)
@@ -124,8 +124,8 @@ class Answerer:
         if not must:
             return hits[: self.k]
         def about(chunk: Chunk, names: list[str]) -> bool:
-            hay = chunk.context_text
-            return any(contains(hay, n) for n in names)
+            hay = flat(chunk, context=True)
+            return any(compact(n) in hay for n in names)
         kept = [h for h in hits if all(about(h.chunk, names) for names in must)]
         if len(kept) < 3:
             # look beyond the fused top-k: every chunk that names the topic, in BM25 order

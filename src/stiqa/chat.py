@@ -133,9 +133,10 @@ class Assistant:
 
     def in_corpus(self, phrase: str) -> bool:
         from .japanese import compact
+        from .passages import flat
 
         p = compact(phrase)
-        return any(p in compact(c.text) for c in self.searcher.chunks)
+        return any(p in flat(c) for c in self.searcher.chunks)
 
     def mentions(self, text: str) -> list[list[str]]:
         return self._aliases(text) if self._aliases else []

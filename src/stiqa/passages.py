@@ -86,6 +86,21 @@ def chunk_grams(chunk: Chunk) -> set[str]:
     return g
 
 
+_FLAT_CACHE: dict[tuple[str, bool], str] = {}
+
+
+def flat(chunk: Chunk, *, context: bool = False) -> str:
+    """The chunk's text (or context text) in compact form, computed once per chunk: the corpus-wide
+    name checks run on every question."""
+    key = (chunk.id, context)
+    f = _FLAT_CACHE.get(key)
+    if f is None:
+        f = _FLAT_CACHE[key] = compact(chunk.context_text if context else chunk.text)
+        if len(_FLAT_CACHE) > 400_000:
+            _FLAT_CACHE.clear()
+    return f
+
+
 def idf_table(chunks: list[Chunk]) -> dict[str, float]:
     """Inverse document frequency of tokens over the chunks: rare words decide relevance."""
     df: dict[str, int] = {}
