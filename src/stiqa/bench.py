@@ -85,7 +85,7 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 
 def stage_split(searcher: Any, queries: Sequence[tuple[str, str]]) -> tuple[list[float], dict[str, float]]:
     """Warm retrieval latency (ms) per query, and the median of each stage of ``searcher.times``."""
-    stages = ("tokenise", "bm25", "embed", "vector", "fuse")
+    stages = ("tokenise", "bm25", "embed", "vector", "fuse", "rerank")
     per: dict[str, list[float]] = {s: [] for s in stages}
     lat = []
     for q, bm_q in queries:
@@ -271,7 +271,8 @@ def policy_study(searcher: Any, items: list[dict[str, Any]]) -> dict[str, dict[s
         bq = expand_query(q)
         signals = {"bm25": searcher.bm25_scores(bq), "char": char.scores(bq), "dense": vectors @ qv}
         for name, (method, use, weights) in STUDY.items():
-            order = fuse({x: signals[x] for x in use}, method, n=searcher.settings.candidates, weights=weights)
+            order = fuse({x: signals[x] for x in use}, method, n=searcher.settings.candidates, weights=weights,
+                         sentence=lambda pool: searcher.matcher.scores(q, pool))
             ranks[name].append(retrieval_rank(it, [texts[i] for i in order]))
     n = max(len(judged), 1)
     return {name: {"hit@1": round(sum(1 for k in r if k == 1) / n, 4),
@@ -299,7 +300,7 @@ def evaluate_jsquad(searcher: Any, assistant: Any, questions: Sequence[Any], *, 
     from .japanese import compact
     from .jsquad import chunk_pid, first_rank, rank_metrics
 
-    stages = ("tokenise", "bm25", "embed", "vector", "fuse")
+    stages = ("tokenise", "bm25", "embed", "vector", "fuse", "rerank")
     per: dict[str, list[float]] = {s: [] for s in stages}
     ranks, ret_lat, ask_lat, contains, in_cited, ans_ranks = [], [], [], 0, 0, []
     if questions:

@@ -46,6 +46,9 @@ class Settings:
     bm25_weight: float = 0.35
     char_weight: float = 0.35
     dense_weight: float = 0.3
+    #: second stage of the weighted fusion: weight of a candidate's best-matching sentence
+    #: (rerank.py); 0 turns it off. Chosen on JSQuAD questions outside the reported sample.
+    sentence_weight: float = 0.7
     #: fusion method: "weighted" (score fusion), "rrf", "bm25" or "dense"
     fusion: str = "weighted"
     max_question_chars: int = 2000

@@ -190,12 +190,13 @@ def _top(scores: np.ndarray, n: int) -> np.ndarray:
 
 
 def fuse(signals: dict[str, np.ndarray], method: str, *, n: int = 30, weights: dict[str, float] | None = None,
-         rrf_k: int = 60, k: int = 10) -> list[int]:
+         rrf_k: int = 60, k: int = 10, sentence: Callable[[list[int]], np.ndarray] | None = None) -> list[int]:
     """Top-k document positions, replaying ``Searcher.search``'s rules on full score arrays.
 
     ``method``: "single" (the one signal given), "rrf" over the signals' top-n lists, or
     "weighted": each signal's top-n (BM25: score > 0) pooled; BM25-like signals divided by their
-    max, dense min-max-normalised over its top-n, missing dense counts 0 (as in retrieve.py).
+    max, dense min-max-normalised over its top-n, missing dense counts 0 (as in retrieve.py);
+    ``weights["sentence"]`` adds the second stage (``sentence(pool)``: rerank.SentenceMatcher).
     """
     if method == "single":
         (name, s), = signals.items()
@@ -228,6 +229,8 @@ def fuse(signals: dict[str, np.ndarray], method: str, *, n: int = 30, weights: d
             else:
                 mx = float(s.max())
                 total += w * s[pool_arr] / (mx if mx > 0 else 1.0)
+        if weights.get("sentence") and sentence is not None:
+            total += weights["sentence"] * np.asarray(sentence(pool_arr.tolist()), dtype=np.float64)
         scores = dict(zip(pool_arr.tolist(), total.tolist()))
     else:
         raise ValueError(f"未知の融合方式です: {method}")
@@ -241,6 +244,9 @@ STUDY: dict[str, tuple[str, tuple[str, ...], dict[str, float] | None]] = {
     "dense (e5-small)": ("single", ("dense",), None),
     "rrf (bm25+dense)": ("rrf", ("bm25", "dense"), None),
     "rrf (bm25+char+dense)": ("rrf", ("bm25", "char", "dense"), None),
+    **{f"weighted bm25 0.35 / char 0.35 / dense 0.30 + sentence {ws:.1f}": (
+        "weighted", ("bm25", "char", "dense"), {"bm25": 0.35, "char": 0.35, "dense": 0.3, "sentence": ws})
+       for ws in (0.3, 0.7, 1.0, 1.4)},
     **{f"weighted bm25 {wb:.1f} / dense {1 - wb:.1f}": ("weighted", ("bm25", "dense"),
                                                          {"bm25": wb, "dense": round(1 - wb, 2)})
        for wb in (0.3, 0.5, 0.6, 0.7, 0.8)},
@@ -274,6 +280,7 @@ def retrieval_study(searcher: Any, questions: Sequence[Question], *, char_bm25: 
         signals = {"bm25": searcher.bm25_scores(q.question), "char": char_bm25.scores(q.question),
                    "dense": vectors @ qv}
         for name, (method, use, weights) in study.items():
-            order = fuse({s: signals[s] for s in use}, method, n=n, weights=weights)
+            order = fuse({s: signals[s] for s in use}, method, n=n, weights=weights,
+                         sentence=lambda pool: searcher.matcher.scores(q.question, pool))
             ranks[name].append(first_rank(order, pid_of, q.pid))
     return {name: rank_metrics(r) for name, r in ranks.items()}

@@ -33,6 +33,7 @@ class StageTimes:
     embed: float = 0.0
     vector: float = 0.0
     fuse: float = 0.0
+    rerank: float = 0.0
 
 
 def expand_query(question: str, aliases: Callable[[str], list[str]] | None = None) -> str:
@@ -126,6 +127,16 @@ class Searcher:
         return {pos[cid]: 1.0 - float(d) for cid, d in zip(res["ids"][0], res["distances"][0]) if cid in pos}
 
     @property
+    def matcher(self) -> Any:
+        """The sentence re-ranker's tables for this generation (built on first use)."""
+        m = getattr(self, "_matcher", None)
+        if m is None:
+            from .rerank import SentenceMatcher
+
+            m = self._matcher = SentenceMatcher(self.chunks)
+        return m
+
+    @property
     def position(self) -> dict[str, int]:
         pos = getattr(self, "_position", None)
         if pos is None:
@@ -176,8 +187,16 @@ class Searcher:
                 d = (dense[i] - lo) / span if i in dense else 0.0
                 scores[i] = (self.settings.bm25_weight * b + self.settings.char_weight * c
                              + self.settings.dense_weight * d)
-        ranked = sorted(scores.items(), key=lambda kv: -kv[1])[:k]
         self.times.fuse = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        if fusion == "weighted" and self.settings.sentence_weight > 0 and scores:
+            # second stage: every pooled candidate gains by its best-matching sentence (rerank.py)
+            pool = list(scores)
+            extra = self.matcher.scores(query, pool)
+            for i, x in zip(pool, extra):
+                scores[i] += self.settings.sentence_weight * float(x)
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])[:k]
+        self.times.rerank = (time.perf_counter() - t) * 1000
         return [Hit(self.chunks[i], s, bm_rank.get(i), dense_rank.get(i)) for i, s in ranked]
 
 

@@ -1,0 +1,60 @@
+"""The sentence re-ranker: among passages on the same topic, the one whose single sentence holds
+the question's words wins; the heading's words count for every passage under it."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from stiqa.models import Chunk
+
+
+def _chunk(i: int, title: str, text: str) -> Chunk:
+    return Chunk(id=f"t-{i}", source=f"t/{i}", title=title, date="", section=title, line_start=1, line_end=1,
+                 text=text)
+
+
+TSUYU = [
+    _chunk(0, "梅雨", "梅雨は5月から7月にかけて雨が多い時期である。東アジアに特有の現象とされる。"),
+    _chunk(1, "梅雨", "梅雨明けの発表は気象庁が行う。梅雨がないのは北海道と小笠原諸島である。"),
+    _chunk(2, "梅雨", "梅雨前線は太平洋高気圧とオホーツク海高気圧の間にできる。"),
+    _chunk(3, "富士山", "富士山は静岡県と山梨県にまたがる。梅雨の時期は登山道が閉じている。"),
+]
+
+
+def test_the_passage_whose_sentence_holds_the_question_scores_highest():
+    from stiqa.rerank import SentenceMatcher
+
+    m = SentenceMatcher(TSUYU)
+    scores = m.scores("日本で梅雨がないのは北海道とどこか。", [0, 1, 2, 3])
+    assert int(scores.argmax()) == 1
+    assert all(0.0 <= float(s) <= 1.0 for s in scores)
+
+
+def test_heading_words_count_for_every_passage_under_the_heading():
+    from stiqa.rerank import SentenceMatcher
+
+    m = SentenceMatcher(TSUYU)
+    # 「梅雨前線」: chunk 2 names it in a sentence; chunks 0 and 1 only share the heading 梅雨,
+    # which still beats a passage on another topic that mentions 梅雨 in passing
+    s = m.scores("梅雨前線はどこにできる？", [0, 2, 3])
+    assert s[1] > s[0] > 0.0
+    assert m.scores("", [0, 1]).tolist() == [0.0, 0.0]
+
+
+def test_search_records_the_rerank_stage_and_the_weight_changes_the_order(settings):
+    from stiqa.retrieve import Searcher
+
+    searcher = Searcher.open(settings)
+    q = "SATREPSの相手国はどこですか"
+    searcher.settings = replace(settings, sentence_weight=0.0)
+    plain = searcher.search(q, 10)
+    searcher.settings = replace(settings, sentence_weight=5.0)
+    heavy = searcher.search(q, 10)
+    assert searcher.times.rerank > 0.0
+    assert len(plain) == len(heavy) == 10
+    # a heavy weight lets the best-matching sentence decide the order: the new first hit has a
+    # sentence score at least as high as the old first hit's
+    m = searcher.matcher
+    pos = searcher.position
+    first_new, first_old = m.scores(q, [pos[heavy[0].chunk.id], pos[plain[0].chunk.id]])
+    assert first_new >= first_old
+    searcher.settings = settings
