@@ -406,7 +406,8 @@ def run_jsquad(settings: Settings, path: str | Path, *, sample: int | None = Non
     searcher = Searcher.open(s)
     assistant = Assistant(s, searcher=searcher)
     log(f"{len(chosen)} 問で検索と回答…")
-    out["pipeline"] = {"fusion": s.fusion, "bm25_weight": s.bm25_weight, "dense_weight": s.dense_weight,
+    out["pipeline"] = {"fusion": s.fusion, "bm25_weight": s.bm25_weight, "char_weight": s.char_weight,
+                       "dense_weight": s.dense_weight, "sentence_weight": s.sentence_weight,
                        **evaluate_jsquad(searcher, assistant, chosen)}
     log(json.dumps(out["pipeline"], ensure_ascii=False))
     if study:
@@ -489,7 +490,9 @@ def render_markdown(results: dict[str, Any]) -> str:
         cold = ix.get("cold_build") or {}
         lines += [f"## JSQuAD ({j['file']}: {j['paragraphs']} paragraphs, {j['questions']} of "
                   f"{j['questions_total']} questions, seed {j['seed']}; {j['machine']['date']})", "",
-                  f"Pipeline as configured (fusion `{pl['fusion']}`, bm25 {pl['bm25_weight']} / dense {pl['dense_weight']}):", "",
+                  f"Pipeline as configured (fusion `{pl['fusion']}`, bm25 {pl['bm25_weight']} / char "
+                  f"{pl.get('char_weight', '–')} / dense {pl['dense_weight']}, sentence re-rank "
+                  f"{pl.get('sentence_weight', 0)}):", "",
                   "| recall@1 | recall@5 | recall@10 | MRR@10 | answer contains gold | gold in citations |",
                   "|---|---|---|---|---|---|",
                   f"| {_f(pl['recall@1'])} | {_f(pl['recall@5'])} | {_f(pl['recall@10'])} | {_f(pl['mrr'])} | "
