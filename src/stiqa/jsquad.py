@@ -247,6 +247,10 @@ STUDY: dict[str, tuple[str, tuple[str, ...], dict[str, float] | None]] = {
     **{f"weighted bm25 0.35 / char 0.35 / dense 0.30 + sentence {ws:.1f}": (
         "weighted", ("bm25", "char", "dense"), {"bm25": 0.35, "char": 0.35, "dense": 0.3, "sentence": ws})
        for ws in (0.3, 0.7, 1.0, 1.4)},
+    "weighted bm25 0.5 / char 0.1 / dense 0.5": ("weighted", ("bm25", "char", "dense"),
+                                                 {"bm25": 0.5, "char": 0.1, "dense": 0.5}),
+    "weighted bm25 0.5 / char 0.1 / dense 0.5 + sentence 1.4 (default)": (
+        "weighted", ("bm25", "char", "dense"), {"bm25": 0.5, "char": 0.1, "dense": 0.5, "sentence": 1.4}),
     **{f"weighted bm25 {wb:.1f} / dense {1 - wb:.1f}": ("weighted", ("bm25", "dense"),
                                                          {"bm25": wb, "dense": round(1 - wb, 2)})
        for wb in (0.3, 0.5, 0.6, 0.7, 0.8)},

@@ -64,6 +64,7 @@ class SentenceMatcher:
         self.idf = np.log((n + 1) / (np.asarray(df, dtype=np.float64) + 0.5)).astype(np.float32)
         self.heads = _binary_rows(head_rows, len(vocab), csr_matrix)
         self.sentences = _binary_rows(sent_rows, len(vocab), csr_matrix)
+        self.texts = [sentences(c.text) or [""] for c in chunks]
         self.offsets = np.asarray(offsets, dtype=np.int64)
 
     def scores(self, query: str, positions: Sequence[int]) -> np.ndarray:
@@ -79,11 +80,26 @@ class SentenceMatcher:
         pos = np.asarray(positions, dtype=np.int64)
         head = self.heads[pos] @ weight
         starts, ends = self.offsets[pos], self.offsets[pos + 1]
-        rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
+        lengths = ends - starts
+        seg = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        rows = np.arange(int(lengths.sum())) + np.repeat(starts - seg, lengths)
         per_sentence = self.sentences[rows] @ weight
-        seg = np.concatenate(([0], np.cumsum(ends - starts)[:-1]))
         best = np.maximum.reduceat(per_sentence, seg)
         return ((head + best) / total).astype(np.float32)
+
+
+    def best_sentence(self, query: str, position: int) -> tuple[str, float]:
+        """The chunk's sentence that holds most of the question, and the chunk's score with it."""
+        ids = np.fromiter((self.vocab[g] for g in char_grams(query) if g in self.vocab), dtype=np.int64)
+        total = float(self.idf[ids].sum()) if ids.size else 0.0
+        if total <= 0:
+            return "", 0.0
+        weight = np.zeros(len(self.vocab), dtype=np.float32)
+        weight[ids] = self.idf[ids]
+        head = float((self.heads[position] @ weight)[0])
+        rows = self.sentences[self.offsets[position]:self.offsets[position + 1]] @ weight
+        j = int(np.argmax(rows))
+        return self.texts[position][j], (head + float(rows[j])) / total
 
 
 def _binary_rows(rows: list[list[int]], width: int, csr_matrix: type) -> object:

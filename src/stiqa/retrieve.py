@@ -155,49 +155,59 @@ class Searcher:
         bm = self.bm25_scores(bm25_query or query) if fusion != "dense" else None
         dense = self.dense_scores(query, n) if fusion != "bm25" else {}
         t = time.perf_counter()
-        bm_rank: dict[int, int] = {}
-        if bm is not None:
-            order = np.argsort(-bm)[:n]
-            bm_rank = {int(i): r for r, i in enumerate(order) if bm[i] > 0}
+        bm_top = _top(bm, n) if bm is not None else np.zeros(0, dtype=np.int64)
+        bm_rank = {int(i): r for r, i in enumerate(bm_top)}
         dense_rank = {i: r for r, (i, _) in enumerate(sorted(dense.items(), key=lambda kv: -kv[1]))}
-        scores: dict[int, float] = {}
-        if fusion == "bm25":
-            scores = {i: float(bm[i]) for i in bm_rank}
-        elif fusion == "dense":
-            scores = dict(dense)
-        elif fusion == "rrf":
-            for ranks in (bm_rank, dense_rank):
-                for i, r in ranks.items():
-                    scores[i] = scores.get(i, 0.0) + 1.0 / (60 + r)
-        else:
-            t_char = time.perf_counter()
-            ch = self.char_scores(query) if self.settings.char_weight > 0 else None
-            self.times.bm25 += (time.perf_counter() - t_char) * 1000
-            ch_rank: dict[int, int] = {}
-            if ch is not None:
-                ch_rank = {int(i): r for r, i in enumerate(np.argsort(-ch)[:n]) if ch[i] > 0}
-            top_bm = float(bm.max()) if bm is not None and bm.size and bm.max() > 0 else 1.0
-            top_ch = float(ch.max()) if ch is not None and ch.size and ch.max() > 0 else 1.0
-            vals = list(dense.values())
-            lo, hi = (min(vals), max(vals)) if vals else (0.0, 1.0)
-            span = (hi - lo) or 1.0
-            for i in set(bm_rank) | set(dense) | set(ch_rank):
-                b = float(bm[i]) / top_bm if bm is not None else 0.0
-                c = float(ch[i]) / top_ch if ch is not None else 0.0
-                d = (dense[i] - lo) / span if i in dense else 0.0
-                scores[i] = (self.settings.bm25_weight * b + self.settings.char_weight * c
-                             + self.settings.dense_weight * d)
+        if fusion != "weighted":
+            scores: dict[int, float] = {}
+            if fusion == "bm25":
+                scores = {i: float(bm[i]) for i in bm_rank}
+            elif fusion == "dense":
+                scores = dict(dense)
+            else:  # rrf
+                for ranks in (bm_rank, dense_rank):
+                    for i, r in ranks.items():
+                        scores[i] = scores.get(i, 0.0) + 1.0 / (60 + r)
+            ranked = sorted(scores.items(), key=lambda kv: -kv[1])[:k]
+            self.times.fuse = (time.perf_counter() - t) * 1000
+            self.times.rerank = 0.0
+            return [Hit(self.chunks[i], s, bm_rank.get(i), dense_rank.get(i)) for i, s in ranked]
+        st = self.settings
+        t_char = time.perf_counter()
+        ch = self.char_scores(query) if st.char_weight > 0 else None
+        self.times.bm25 += (time.perf_counter() - t_char) * 1000
+        t = time.perf_counter()
+        d_idx = np.fromiter(dense.keys(), dtype=np.int64, count=len(dense))
+        d_val = np.fromiter(dense.values(), dtype=np.float64, count=len(dense))
+        pool = np.unique(np.concatenate([bm_top, _top(ch, n) if ch is not None else bm_top[:0], d_idx]))
+        total = np.zeros(pool.size, dtype=np.float64)
+        # BM25-like scores divided by their max; dense min-max normalised over its candidates
+        if bm is not None and bm.size and bm.max() > 0:
+            total += st.bm25_weight * bm[pool] / float(bm.max())
+        if ch is not None and ch.size and ch.max() > 0:
+            total += st.char_weight * ch[pool] / float(ch.max())
+        if d_val.size:
+            lo, hi = float(d_val.min()), float(d_val.max())
+            total[np.searchsorted(pool, d_idx)] += st.dense_weight * (d_val - lo) / ((hi - lo) or 1.0)
         self.times.fuse = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
-        if fusion == "weighted" and self.settings.sentence_weight > 0 and scores:
+        if st.sentence_weight > 0 and pool.size:
             # second stage: every pooled candidate gains by its best-matching sentence (rerank.py)
-            pool = list(scores)
-            extra = self.matcher.scores(query, pool)
-            for i, x in zip(pool, extra):
-                scores[i] += self.settings.sentence_weight * float(x)
-        ranked = sorted(scores.items(), key=lambda kv: -kv[1])[:k]
+            total += st.sentence_weight * self.matcher.scores(query, pool.tolist())
+        order = np.argsort(-total, kind="stable")[:k]
+        ranked = [(int(pool[j]), float(total[j])) for j in order]
         self.times.rerank = (time.perf_counter() - t) * 1000
         return [Hit(self.chunks[i], s, bm_rank.get(i), dense_rank.get(i)) for i, s in ranked]
+
+
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the ``n`` highest positive scores, best first (argpartition: no full sort)."""
+    n = min(n, scores.size)
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    idx = np.argpartition(-scores, n - 1)[:n]
+    idx = idx[np.argsort(-scores[idx], kind="stable")]
+    return idx[scores[idx] > 0].astype(np.int64)
 
 
 def make_llama_retriever(searcher: Searcher, k: int | None = None):
