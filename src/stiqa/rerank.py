@@ -62,6 +62,7 @@ class SentenceMatcher:
         n = len(chunks)
         self.vocab = vocab
         self.idf = np.log((n + 1) / (np.asarray(df, dtype=np.float64) + 0.5)).astype(np.float32)
+        self.max_idf = float(np.log((n + 1) / 0.5))
         self.heads = _binary_rows(head_rows, len(vocab), csr_matrix)
         self.sentences = _binary_rows(sent_rows, len(vocab), csr_matrix)
         self.texts = [sentences(c.text) or [""] for c in chunks]
@@ -89,9 +90,15 @@ class SentenceMatcher:
 
 
     def best_sentence(self, query: str, position: int) -> tuple[str, float]:
-        """The chunk's sentence that holds most of the question, and the chunk's score with it."""
-        ids = np.fromiter((self.vocab[g] for g in char_grams(query) if g in self.vocab), dtype=np.int64)
-        total = float(self.idf[ids].sum()) if ids.size else 0.0
+        """The chunk's sentence that holds most of the question, and the chunk's score with it.
+
+        Unlike ``scores`` (a ranking, where what no chunk holds is the same for every candidate),
+        this is an absolute share: n-grams no chunk holds count against it at the highest rarity,
+        so a question about something the documents never mention cannot pass on its particles."""
+        grams = char_grams(query)
+        ids = np.fromiter((self.vocab[g] for g in grams if g in self.vocab), dtype=np.int64)
+        unseen = len(grams) - ids.size
+        total = (float(self.idf[ids].sum()) if ids.size else 0.0) + unseen * self.max_idf
         if total <= 0:
             return "", 0.0
         weight = np.zeros(len(self.vocab), dtype=np.float32)
