@@ -18,6 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
+HELDOUT = ROOT / "eval" / "heldout.jsonl"
 CORPUS = ROOT / "corpus"
 
 TYPES = {"budget", "count", "date", "period", "amount", "abbrev", "finder", "followup",
@@ -91,13 +92,15 @@ def test_parse_yen_rejects(text):
 
 # --------------------------------------------------------------------------- data
 def _load() -> list[dict]:
+    """Both question sets: the suite and the held-out set (eval/heldout.jsonl, never tuned on)."""
     rows = []
-    with QUESTIONS.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                row = json.loads(line)
-                row["_line"] = n
-                rows.append(row)
+    for path in (QUESTIONS, HELDOUT):
+        with path.open(encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if line.strip():
+                    row = json.loads(line)
+                    row["_line"] = n
+                    rows.append(row)
     return rows
 
 
@@ -116,7 +119,7 @@ WITH_YEN = [r for r in ROWS if "yen" in r]
 
 
 def test_file_is_utf8_one_object_per_line():
-    raw = QUESTIONS.read_bytes().decode("utf-8")
+    raw = "\n".join(p.read_bytes().decode("utf-8") for p in (QUESTIONS, HELDOUT))
     lines = [ln for ln in raw.splitlines() if ln.strip()]
     assert len(lines) == len(ROWS)
     # written with ensure_ascii=False: Japanese is stored as characters, not \\u escapes

@@ -99,7 +99,9 @@ def _column_labels(chunk: Chunk, facts: list[MoneyFact]) -> list[MoneyFact]:
         if not above or "\t" in above[-1] or "\t" in facts[idx[0]].line_text:
             continue  # tab rows are key/value tables, not columns
         cells = [c for c in re.split(r"\s+", normalize(above[-1]).strip()) if c and not c.startswith("<")]
-        if len(cells) == len(idx) and not any(parse_amounts(c) for c in cells):
+        # headings are names (研究代表者 博士研究員 大学院生), not values: a line of periods or
+        # figures above (「支援期間 【導入支援】最大1年間…」) is another row, not the column heads
+        if len(cells) == len(idx) and not any(parse_amounts(c) or re.search(r"\d", c) for c in cells):
             for cell, i in zip(cells, idx):
                 f = facts[i]
                 out[i] = MoneyFact(f.chunk, f.line, cell, "", f.year, f.amount, f.line_text)
