@@ -13,8 +13,8 @@ from dataclasses import replace
 
 from .facts import MoneyFact, money_facts
 from .guard import numbers_supported
-from .japanese import compact, format_yen, normalize, tokens, yen_to_oku
-from .passages import (COUNT_UNIT, DATE, MONEY, PERIOD, TYPE_WORDS, Unit, chunk_grams, clean, contains, grams,
+from .japanese import compact, fiscal_years, format_yen, normalize, tokens, yen_to_oku
+from .passages import (COUNT_UNIT, DATE, DAY, MONEY, PERIOD, TYPE_WORDS, Unit, chunk_grams, clean, contains, grams,
                        flat, idf_table, is_label)
 from .passages import subject as subject_of
 from .passages import units as passage_units
@@ -26,7 +26,8 @@ ABSTAIN_TEXT = "資料には記載が見つかりませんでした。"
 #: words of a money question that say "how much", not what about
 _MONEY_WORDS = {"予算", "予算額", "金額", "額", "円", "いくら", "案", "要求", "要望", "補正", "前年度", "合計", "総額",
                 "全体", "計上", "付く", "積む", "投じる", "規模", "年間", "最大", "程度", "支援", "あたり", "当たり",
-                "措置", "出る", "もらえる", "受けられる", "受ける", "どの", "くらい", "課題", "一", "1", "年額", "分"}
+                "措置", "出る", "もらえる", "受けられる", "受ける", "どの", "くらい", "課題", "一", "1", "年額", "分",
+                "合わせる", "合算", "足す"}
 #: A function naming the programs a text mentions, each as its list of names (official first).
 AliasLookup = Callable[[str], list[list[str]]]
 
@@ -44,6 +45,10 @@ class Answerer:
         self.finder = finder
         self.k = k
         self.idf = idf_table(searcher.chunks)
+        # reading order of each file: a slide's figure or list may sit in the chunk next door
+        order = sorted(searcher.chunks, key=lambda c: (c.source, c.line_start))
+        self._after = {a.id: b for a, b in zip(order, order[1:]) if a.source == b.source}
+        self._before = {b.id: a for a, b in zip(order, order[1:]) if a.source == b.source}
         self._attrs: list[str] = []
         self._topic_names: set[str] = set()
         self._skip_proper: set[str] = set()
@@ -135,7 +140,19 @@ class Answerer:
             seen = {h.chunk.id for h in kept}
             kept += [Hit(self.searcher.chunks[i], float(scores[i])) for i in pool
                      if self.searcher.chunks[i].id not in seen][: self.k - len(kept)]
-        return kept[: self.k]
+        return self._neighbours(kept[: self.k])
+
+    def _neighbours(self, hits: list[Hit]) -> list[Hit]:
+        """The top hits' neighbours in the same program, after the hits: a slide's title, its
+        figure and its list can land in adjacent chunks (「柱 2:535億€」 above its caption)."""
+        seen = {h.chunk.id for h in hits}
+        extra: list[Hit] = []
+        for h in hits[:3]:
+            for n in (self._before.get(h.chunk.id), self._after.get(h.chunk.id)):
+                if n is not None and n.id not in seen and n.program == h.chunk.program:
+                    seen.add(n.id)
+                    extra.append(Hit(n, 0.0))
+        return hits + extra
 
     # ------------------------------------------------------------ by question type
 
@@ -200,7 +217,8 @@ class Answerer:
                     before = normalize(f.line_text)[: f.amount.start][-12:] + " " + f.label
                     if slash or self._overlap(q, before, self._attrs or q.content) == 0:
                         continue
-                if q.years and not per_unit and f.year not in q.years and not (
+                summed = f.kind == "合計" and set(q.years) <= set(fiscal_years(f.label))  # 「…及び令和5年度予算額の合計」
+                if q.years and not per_unit and f.year not in q.years and not summed and not (
                         f.kind == "前年度" and f.year is not None and f.year + 1 in q.years and q.kind == "前年度"):
                     if f.year and rank < 2:
                         other_years.append(f"{_reiwa(f.year)}（{f.label}）")
@@ -233,6 +251,8 @@ class Answerer:
             s = 1.0 / (1 + rank)
             if not q.kind and f.kind in ("案", "要求"):
                 s += 0.5
+            if per_unit and normalize(f.line_text)[f.amount.end:f.amount.end + 2].lstrip().startswith(("/", "／")):
+                s += 0.5  # 「3,000万円/年」 is a sum per unit, what "per project / per person" asks
             before = normalize(f.line_text)[: f.amount.start][-12:]
             s += 0.8 * self._overlap(q, before + " " + f.label, self._attrs or q.content)
             s += 0.5 * self._overlap(q, f.chunk.program + " " + f.chunk.section + " " + f.line_text)
@@ -309,7 +329,7 @@ class Answerer:
         return f"いいえ、資料の該当箇所に{entity}は挙げられていません。{text}", used, span
 
     def _best_line(self, q: Query, hits: list[Hit], top: int = 1, need: float = 0.34):
-        units = passage_units(hits)
+        units = passage_units(hits, lambda c: self._after.get(c.id))
         want = {"count": COUNT_UNIT, "period": PERIOD, "date": DATE, "amount": MONEY,
                 "budget": MONEY}.get(q.qtype)
         if q.qtype == "amount":
@@ -319,14 +339,29 @@ class Answerer:
             # a count question is answered by a line with a count (or a table cell with a number)
             units = [u for u in units if want.search(normalize(u.text))
                      or (q.qtype == "count" and re.search(r"\t\s*\d", u.text))]
+        if q.qtype == "date" and re.search(r"何日|何月何|what date|which day", q.text, re.I):
+            units = [u for u in units if DAY.search(normalize(u.text))] or units  # 「何年何月何日」 asks for a day
         if not units:
             return None
         scored = [(self._score(q, u), u) for u in units]
         scored.sort(key=lambda su: -su[0])
-        score, best = scored[0]
-        context = f"{best.label} {best.chunk.context_text}"
-        if score < 0.55 or not self._covers(q, self._attrs, context, need):
+        verdicts: dict[tuple[str, str], bool] = {}
+
+        def covered(u: Unit) -> bool:
+            key = (u.chunk.id, u.label)
+            if key not in verdicts:
+                verdicts[key] = self._covers(q, self._attrs, f"{u.label} {u.chunk.context_text}", need)
+            # the line itself (with its label and heading) says something of what is asked
+            own = f"{u.label} {u.text} {u.chunk.section.rsplit(' > ', 1)[-1]}"
+            return verdicts[key] and (q.english or not self._attrs or self._overlap(q, own, self._attrs) > 0)
+
+        # the best line of a passage that speaks of what is asked (a higher-scoring line of a
+        # passage about something else does not make the answer unknown)
+        at = next((i for i, (sc, u) in enumerate(scored) if sc >= 0.55 and covered(u)), None)
+        if at is None:
             return None
+        scored = scored[at:]
+        score, best = scored[0]
         if q.qtype == "fact" and top == 1:
             top = 2 if len(scored) > 1 and scored[1][0] >= 0.85 * score else 1
         if top > 1:  # a second line from the same passage, e.g. the count beside a list
@@ -351,7 +386,7 @@ class Answerer:
             text = f"{subject}の{clean(best.label).strip('【】■●◆ ')}は「{line}」です。"
         else:
             text = f"{subject}について、資料には「{line}」とあります。"
-        return text, [best.chunk], line
+        return text, [best.chunk] + ([best.more] if best.more else []), line
 
     @staticmethod
     def _table_pair(q: Query, cells: list[str]) -> tuple[str, str] | None:
@@ -432,7 +467,7 @@ class Answerer:
             named = [c for c in cells if len(c) >= 2 and not re.fullmatch(r"[\d,.]+", c) and compact(c) in compact(q.text)]
             if named:
                 s += 0.8
-        if len(norm) < 6 and not u.label:
+        if len(norm) < 6 and not u.label and len(cells) < 2:
             s -= 0.5
         if is_label(u.text) and not re.search(r"\d", norm):
             s -= 0.3  # a bare heading or label is not an answer
