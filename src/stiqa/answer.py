@@ -20,6 +20,7 @@ from .passages import subject as subject_of
 from .passages import units as passage_units
 from .models import Answer, Chunk, Citation, Hit
 from .question import COMPARE as _COMPARE, Query, alternatives, analyze
+from .rank import Entry, entries, expand, names_in, nth, rank_asked
 from .retrieve import Searcher, expand_query
 
 ABSTAIN_TEXT = "資料には記載が見つかりませんでした。"
@@ -176,9 +177,38 @@ class Answerer:
             if q.qtype == "budget" and (q.years or q.kind in ("前年度", "補正")):
                 return None  # the year or kind asked for is not in the documents: never guess
 
+        if q.qtype in ("fact", "count") and rank_asked(q.text):
+            got = self._ranking(q, hits)
+            if got:
+                return got
         if q.qtype == "negative":
             return self._yes_no(q, hits)
         return self._best_line(q, hits)
+
+    def _ranking(self, q: Query, hits: list[Hit]):
+        """「一番多いのは？」「2番目は？」: order the entries of the table the question is about."""
+        n, largest = rank_asked(q.text) or (1, True)
+        best: tuple[float, Chunk, list[Entry]] | None = None
+        for rank, h in enumerate(hits):
+            items = entries(h.chunk)
+            if len(items) < 3:
+                continue
+            head = h.chunk.section.rsplit(" > ", 1)[-1] + " " + h.chunk.text.split("\n")[0]
+            score = self._overlap(q, head, self._attrs) - 0.05 * rank
+            if best is None or score > best[0]:
+                best = (score, h.chunk, items)
+        if best is None or (self._attrs and best[0] <= 0):
+            return None
+        _, chunk, items = best
+        found = nth(items, n, largest)
+        if not found:
+            return None
+        more, less = ("多い", "少ない") if re.search(r"多|少|most|fewest", q.text, re.I) else ("大きい", "小さい")
+        # the position in kanji (二番目): a digit stiqa adds is not a figure of the documents
+        which = ("最も" if n == 1 else f"{_KANJI[n] if n < len(_KANJI) else n}番目に") + (more if largest else less)
+        names = "、".join(f"{e.name}（{e.text}）" for e in found)
+        header = clean(chunk.text.split("\n")[0])
+        return f"{subject_of(chunk)}の「{header}」で{which}のは{names}です。", [chunk], found[0].name
 
     def _compare(self, q: Query, hits: list[Hit]):
         """前年度と比べて: both figures cited; the difference is stiqa's arithmetic, labelled so."""
@@ -394,7 +424,7 @@ class Answerer:
         if len(cells) < 2:
             return None
         for i, cell in enumerate(cells[:-1]):
-            if len(cell) >= 2 and compact(cell) in compact(q.text) and re.fullmatch(r"[\d,.]+", cells[i + 1].strip()):
+            if len(cell) >= 2 and names_in(q.text, cell) and re.fullmatch(r"[\d,.]+", cells[i + 1].strip()):
                 return cell.strip(), cells[i + 1].strip()
         return None
 
@@ -429,7 +459,7 @@ class Answerer:
         # rare names only (中国 yes, 日本 no): a name on every other slide decides nothing
         names = [p for p in q.proper if not any(p in n for n in self._topic_names)
                  and p not in self._skip_proper and self.idf.get(tokens(p)[0] if tokens(p) else p, 9.0) > 2.5]
-        if any(all(compact(a) not in flat for a in alternatives(p)) for p in names):
+        if any(all(compact(a) not in flat for a in alternatives(p)) and not expand(p, text) for p in names):
             return False  # the passage is about something else (中国 asked, フランス found)
         if q.english or not attrs:
             return True
@@ -464,7 +494,7 @@ class Answerer:
         cells = [c.strip() for c in re.split(r"\t+", u.text) if c.strip()]
         if len(cells) >= 2:
             # a table row whose key cell the question names is the row it asks about
-            named = [c for c in cells if len(c) >= 2 and not re.fullmatch(r"[\d,.]+", c) and compact(c) in compact(q.text)]
+            named = [c for c in cells if len(c) >= 2 and not re.fullmatch(r"[\d,.]+", c) and names_in(q.text, c)]
             if named:
                 s += 0.8
         if len(norm) < 6 and not u.label and len(cells) < 2:
@@ -487,6 +517,9 @@ class Answerer:
         if related:
             text += "近い内容の箇所を参考として示します。"
         return Answer(question, text, [], True, related=related)
+
+
+_KANJI = "〇一二三四五六七八九十"
 
 
 def _reiwa(year: int) -> str:
