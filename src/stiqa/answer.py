@@ -15,6 +15,7 @@ from .facts import MoneyFact, money_facts
 from .guard import numbers_supported
 from .japanese import compact, fiscal_years, format_yen, normalize, tokens, yen_to_oku
 from .passages import (COUNT_UNIT, DATE, DAY, MONEY, PERIOD, TYPE_WORDS, Unit, chunk_grams, clean, contains, grams,
+                       gram_idf_table, question_grams,
                        flat, idf_table, is_label)
 from .passages import subject as subject_of
 from .passages import units as passage_units
@@ -46,6 +47,9 @@ class Answerer:
         self.finder = finder
         self.k = k
         self.idf = idf_table(searcher.chunks)
+        self.gram_idf = gram_idf_table(searcher.chunks)
+        self._qgrams: set[str] = set()
+        self._list_of = ""  # a yes/no about one of a kind (大学) prefers the line listing them
         # reading order of each file: a slide's figure or list may sit in the chunk next door
         order = sorted(searcher.chunks, key=lambda c: (c.source, c.line_start))
         self._after = {a.id: b for a, b in zip(order, order[1:]) if a.source == b.source}
@@ -81,6 +85,7 @@ class Answerer:
         self._attrs = self._attributes(q, groups)
         self._note = ""
         self._topic_names = {n for g in groups for n in g}
+        self._qgrams = set() if q.english else question_grams(q.text, self._topic_names)
         result = self._dispatch(q, hits, groups) if hits else None
         if result is None:
             ans = self._abstain(question, hits)
@@ -440,6 +445,33 @@ class Answerer:
         total = sum(weights.values()) or 1.0
         return sum(w for t, w in weights.items() if any(a in have for a in alternatives(t))) / total
 
+    def _near(self, norm: str, figure: re.Pattern[str]) -> float:
+        """How close the asked words stand to a figure of the asked kind in the line: of two
+        counts in one sentence (「EU加盟27カ国…20カ国が準参加」) the one beside 準参加 answers."""
+        spots = [m.start() for m in figure.finditer(norm)]
+        if not spots or not self._attrs:
+            return 0.0
+        weights = {t: self.idf.get(t, 4.0) for t in self._attrs}
+        total = sum(weights.values()) or 1.0
+        best = 0.0
+        for at in spots:
+            got = 0.0
+            for t, w in weights.items():
+                dists = [abs(i - at) for a in alternatives(t) if len(a) >= 2 or "\u4e00" <= a <= "\u9fff"
+                         for i in (m.start() for m in re.finditer(re.escape(a), norm))]
+                if dists:
+                    got += w / (1 + min(dists) / 8)
+            best = max(best, got / total)
+        return best
+
+    def _gram_overlap(self, text: str) -> float:
+        """Rarity-weighted share of the question's bigrams in the text (paraphrase-tolerant)."""
+        if not self._qgrams:
+            return 0.0
+        have = grams(text)
+        weights = {g: self.gram_idf.get(g, 5.0) for g in self._qgrams}
+        return sum(w for g, w in weights.items() if g in have) / (sum(weights.values()) or 1.0)
+
     def _attributes(self, q: Query, groups: list[list[str]]) -> list[str]:
         """The question's words about *what* it asks, once the program names are taken out."""
         topic = set()
@@ -478,12 +510,19 @@ class Answerer:
         # the topic is settled by focus; within it, the line that says what is asked wins
         # words about what is asked; with none (「SICORPっていつから？」) the type's cue words decide
         s += 1.0 * self._overlap(q, u.label + " " + u.text, self._attrs)
+        s += 0.8 * self._gram_overlap(u.label + " " + u.text)
+        if self._list_of and normalize(u.text).count(self._list_of) >= 3:
+            s += 0.6
         s += 0.3 * self._overlap(q, u.chunk.section + " " + u.chunk.program)
         want = {"count": COUNT_UNIT, "period": PERIOD, "date": DATE, "amount": MONEY,
                 "budget": MONEY}.get(q.qtype)
         if want is not None:
             row_count = q.qtype == "count" and re.search(r"\t\s*\d", u.text)
             s += 0.6 if want.search(norm) or row_count else -0.4
+            s += 0.8 * self._near(norm, want)
+            counter = re.search(r"何\s*(件|人|名|か国|校|大学|課題|年度|年間|か月|分野|機関|年)", q.text)
+            if counter and (row_count or re.search(rf"\d\s*{counter.group(1)}|{counter.group(1)}\s*\(\s*\d", norm)):
+                s += 0.5  # 「何大学」 is answered by a count in 大学 (13大学), not in 校; a table cell has none
         cue = TYPE_WORDS.get(q.qtype)
         if cue is not None and cue.search(normalize(u.label + " " + u.text)):
             s += 0.4

@@ -133,3 +133,30 @@ def idf_table(chunks: list[Chunk]) -> dict[str, float]:
             df[t] = df.get(t, 0) + 1
     n = len(chunks) or 1
     return {t: math.log((n + 1) / (d + 0.5)) for t, d in df.items()}
+
+
+_GRAM_CHARS = re.compile(r"[一-龯ァ-ヴーA-Za-z0-9]")
+
+
+def gram_idf_table(chunks: list[Chunk]) -> dict[str, float]:
+    """Inverse document frequency of character bigrams: paraphrases share rare bigrams
+    (「見直す」/「見直し」, 「研究費」) where the analyser's words differ."""
+    df: dict[str, int] = {}
+    for c in chunks:
+        for g in chunk_grams(c):
+            df[g] = df.get(g, 0) + 1
+    n = len(chunks) or 1
+    return {g: math.log((n + 1) / (d + 0.5)) for g, d in df.items()}
+
+
+def question_grams(text: str, drop: list[str] | set[str] = ()) -> set[str]:
+    """The question's bigrams that carry meaning (a kanji, katakana, letter or digit in them),
+    once the names in ``drop`` (the topic, already settled) are taken out."""
+    # question words, and the counter a 「何」 asks about (何大学, 何年度), say nothing of the topic
+    t = re.sub(r"何(件|人|名|か国|カ国|校|大学|課題|年度|年間|年|か月|月|日|分野|機関)?|いくら|いつ|どこ|どの|誰|どれ|どんな",
+               " ", compact(text))
+    for name in sorted((compact(n) for n in drop), key=len, reverse=True):
+        if name:
+            t = t.replace(name, " ")
+    return {t[i:i + 2] for i in range(len(t) - 1)
+            if " " not in t[i:i + 2] and _GRAM_CHARS.search(t[i:i + 2]) and not re.search(r"[^\w]", t[i:i + 2])}
