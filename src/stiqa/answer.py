@@ -14,7 +14,7 @@ from dataclasses import replace
 from .facts import MoneyFact, money_facts
 from .guard import numbers_supported
 from .japanese import compact, fiscal_years, format_yen, normalize, tokens, yen_to_oku
-from .passages import (COUNT_UNIT, DATE, DAY, MONEY, PERIOD, TYPE_WORDS, Unit, chunk_grams, clean, contains, grams,
+from .passages import (CALENDAR_DATE, COUNT_UNIT, DATE, DAY, MONEY, PERIOD, TYPE_WORDS, Unit, chunk_grams, clean, contains, grams,
                        gram_idf_table, question_grams,
                        flat, idf_table, is_label)
 from .passages import subject as subject_of
@@ -342,6 +342,10 @@ class Answerer:
     def _yes_no(self, q: Query, hits: list[Hit]):
         """Yes/no about a named organisation: say whether the passage on the topic names it."""
         entities = re.findall(r"[一-龯ァ-ヴA-Za-z]{1,}(?:大学|研究所|研究機構)", q.text)
+        kind = re.search(r"(大学|研究所|研究機構)$", entities[0]).group(1) if entities else ""
+        # or a rare place name (中国 in 「中国を相手国とするものは？」); 日本 is on every slide
+        entities += [p for p in q.proper if not any(p in n for n in self._topic_names)
+                     and self.idf.get(tokens(p)[0] if tokens(p) else p, 9.0) > 2.5]
         if not entities:
             # a claim to check (「1年間受け入れられますか」): state what the documents say about it
             as_type = "period" if re.search(r"\d+\s*(年|か月|ヶ月|週間)", q.text) else "fact"
@@ -351,11 +355,13 @@ class Answerer:
         saved = self._attrs
         self._attrs = [a for a in saved if a not in ent_tokens]
         self._skip_proper = {p for p in q.proper if p in entity}
+        self._list_of = kind
         try:
             found = self._best_line(q, hits, top=2)
         finally:
             self._attrs = saved
             self._skip_proper = set()
+            self._list_of = ""
         if found is None:
             return None
         text, used, span = found
@@ -365,8 +371,7 @@ class Answerer:
 
     def _best_line(self, q: Query, hits: list[Hit], top: int = 1, need: float = 0.34):
         units = passage_units(hits, lambda c: self._after.get(c.id))
-        want = {"count": COUNT_UNIT, "period": PERIOD, "date": DATE, "amount": MONEY,
-                "budget": MONEY}.get(q.qtype)
+        want = self._figure(q)
         if q.qtype == "amount":
             # a program's total budget does not answer "how much per project / per person"
             units = [u for u in units if not re.search(r"予算額|要求|要望額|補正", u.text)]
@@ -445,22 +450,32 @@ class Answerer:
         total = sum(weights.values()) or 1.0
         return sum(w for t, w in weights.items() if any(a in have for a in alternatives(t))) / total
 
+    @staticmethod
+    def _figure(q: Query) -> re.Pattern[str] | None:
+        """The shape of the figure that answers the question type."""
+        if q.qtype == "date" and re.search(r"(まし|でし|され|った)た?か?[？?。]?\s*$|was|were|did", q.text):
+            return CALENDAR_DATE  # an event that took place has a date, not 「開始3年目」
+        return {"count": COUNT_UNIT, "period": PERIOD, "date": DATE, "amount": MONEY, "budget": MONEY}.get(q.qtype)
+
     def _near(self, norm: str, figure: re.Pattern[str]) -> float:
         """How close the asked words stand to a figure of the asked kind in the line: of two
         counts in one sentence (「EU加盟27カ国…20カ国が準参加」) the one beside 準参加 answers."""
-        spots = [m.start() for m in figure.finditer(norm)]
+        spots = [m.span() for m in figure.finditer(norm)]
         if not spots or not self._attrs:
             return 0.0
         weights = {t: self.idf.get(t, 4.0) for t in self._attrs}
+        # Japanese puts the predicate last: 「中間評価はいつ実施されましたか」 asks when 実施 happened
+        weights[self._attrs[-1]] *= 2
         total = sum(weights.values()) or 1.0
         best = 0.0
-        for at in spots:
+        for start, end in spots:
             got = 0.0
             for t, w in weights.items():
-                dists = [abs(i - at) for a in alternatives(t) if len(a) >= 2 or "\u4e00" <= a <= "\u9fff"
-                         for i in (m.start() for m in re.finditer(re.escape(a), norm))]
+                # the gap between the word and the figure, whichever side the word is on
+                dists = [max(m.start() - end, start - m.end(), 0) for a in alternatives(t)
+                         if len(a) >= 2 or "\u4e00" <= a <= "\u9fff" for m in re.finditer(re.escape(a), norm)]
                 if dists:
-                    got += w / (1 + min(dists) / 8)
+                    got += w / (1 + min(dists) / 12)
             best = max(best, got / total)
         return best
 
@@ -476,7 +491,10 @@ class Answerer:
         """The question's words about *what* it asks, once the program names are taken out."""
         topic = set()
         for g in groups:
-            for n in g:
+            # only the name the question spells: 「ホライズン・ヨーロッパに準参加している国」 matched
+            # the program 「…への準参加」 by its short name, and 準参加 is still what it asks about
+            spelled = [n for n in g if compact(n) in compact(q.text)] or g
+            for n in spelled:
                 topic.update(tokens(n))
         for term in q.salient:
             topic.update(tokens(term))
@@ -514,18 +532,20 @@ class Answerer:
         if self._list_of and normalize(u.text).count(self._list_of) >= 3:
             s += 0.6
         s += 0.3 * self._overlap(q, u.chunk.section + " " + u.chunk.program)
-        want = {"count": COUNT_UNIT, "period": PERIOD, "date": DATE, "amount": MONEY,
-                "budget": MONEY}.get(q.qtype)
+        want = self._figure(q)
         if want is not None:
             row_count = q.qtype == "count" and re.search(r"\t\s*\d", u.text)
             s += 0.6 if want.search(norm) or row_count else -0.4
-            s += 0.8 * self._near(norm, want)
+            s += 1.2 * self._near(norm, _TABLE_COUNT if q.qtype == "count" else want)
+            if q.qtype == "date" and re.search(r"から|より|以降|始ま|開始|since", q.text) and re.search(
+                    r"(年度|年|月|日)\s*(~|から|より|以降|に?開始)", norm):
+                s += 0.6  # 「何年度から」 is answered by a start: 平成20年度~, 令和5年度より開始
             counter = re.search(r"何\s*(件|人|名|か国|校|大学|課題|年度|年間|か月|分野|機関|年)", q.text)
             if counter and (row_count or re.search(rf"\d\s*{counter.group(1)}|{counter.group(1)}\s*\(\s*\d", norm)):
                 s += 0.5  # 「何大学」 is answered by a count in 大学 (13大学), not in 校; a table cell has none
         cue = TYPE_WORDS.get(q.qtype)
         if cue is not None and cue.search(normalize(u.label + " " + u.text)):
-            s += 0.4
+            s += 0.15 if self._attrs and not q.english else 0.4  # the asked words, when there are some, decide
         # a specific name the question asks about (a country, a field), in the line itself
         specific = [t for t in q.salient if t not in self._topic_names]
         if any(contains(u.text, t) for t in specific):
@@ -559,6 +579,8 @@ class Answerer:
 
 
 _KANJI = "〇一二三四五六七八九十"
+#: a count, or the number in a table cell beside its row name (「量子\t15」)
+_TABLE_COUNT = re.compile(COUNT_UNIT.pattern + r"|(?<=\t)\s*\d[\d,]*\s*(?=\t|$)")
 
 
 def _reiwa(year: int) -> str:

@@ -23,9 +23,11 @@ TYPE_WORDS = {
     "amount": re.compile(r"支援額|単価|規模|最大|上限|/年|／年|年・課題"),
 }
 #: a point in time: an era year, a date, a month, or a time relative to a start (開始3年目)
-DATE = re.compile(r"(昭和|平成|令和)\s*(\d+|元)\s*年度?|\d{1,2}月\s*\d{1,2}日|\d{4}年|\d{1,2}/\d{1,2}|\d{1,2}月"
-                  r"|\d+\s*年目|\d{1,2}\s+(January|February|March|April|May|June|July|August|September|October|"
-                  r"November|December)\s+\d{4}", re.I)
+_POINT = (r"(昭和|平成|令和)\s*(\d+|元)\s*年度?|\d{1,2}月\s*\d{1,2}日|\d{4}年|\d{1,2}/\d{1,2}|\d{1,2}月"
+          r"|\d{1,2}\s+(January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{4}")
+DATE = re.compile(_POINT + r"|\d+\s*年目", re.I)
+#: a date on the calendar: what 「いつ実施されましたか」 (done, in the past) asks for, not 「開始3年目」
+CALENDAR_DATE = re.compile(_POINT, re.I)
 #: a date to the day (「何年何月何日」 asks for one of these)
 DAY = re.compile(r"\d{1,2}月\s*\d{1,2}日|\d{1,2}\s+(January|February|March|April|May|June|July|August|September|"
                  r"October|November|December)\s+\d{4}", re.I)
@@ -150,7 +152,7 @@ def gram_idf_table(chunks: list[Chunk]) -> dict[str, float]:
 
 
 def question_grams(text: str, drop: list[str] | set[str] = ()) -> set[str]:
-    """The question's bigrams that carry meaning (a kanji, katakana, letter or digit in them),
+    """The question's bigrams that carry meaning (kanji, katakana, letters or digits only),
     once the names in ``drop`` (the topic, already settled) are taken out."""
     # question words, and the counter a 「何」 asks about (何大学, 何年度), say nothing of the topic
     t = re.sub(r"何(件|人|名|か国|カ国|校|大学|課題|年度|年間|年|か月|月|日|分野|機関)?|いくら|いつ|どこ|どの|誰|どれ|どんな",
@@ -159,4 +161,4 @@ def question_grams(text: str, drop: list[str] | set[str] = ()) -> set[str]:
         if name:
             t = t.replace(name, " ")
     return {t[i:i + 2] for i in range(len(t) - 1)
-            if " " not in t[i:i + 2] and _GRAM_CHARS.search(t[i:i + 2]) and not re.search(r"[^\w]", t[i:i + 2])}
+            if _GRAM_CHARS.fullmatch(t[i]) and _GRAM_CHARS.fullmatch(t[i + 1])}
