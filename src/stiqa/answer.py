@@ -14,7 +14,7 @@ from dataclasses import replace
 from .facts import MoneyFact, money_facts
 from .guard import numbers_supported
 from .japanese import compact, fiscal_years, format_yen, normalize, tokens, yen_to_oku
-from .passages import (CALENDAR_DATE, COUNT_UNIT, DATE, DAY, MONEY, PERIOD, TYPE_WORDS, Unit, chunk_grams, clean, contains, grams,
+from .passages import (CALENDAR_DATE, around, COUNT_UNIT, DATE, DAY, MONEY, PERIOD, TYPE_WORDS, Unit, chunk_grams, clean, contains, grams,
                        gram_idf_table, question_grams,
                        flat, idf_table, is_label)
 from .passages import subject as subject_of
@@ -392,7 +392,7 @@ class Answerer:
             if key not in verdicts:
                 verdicts[key] = self._covers(q, self._attrs, f"{u.label} {u.chunk.context_text}", need)
             # the line itself (with its label and heading) says something of what is asked
-            own = f"{u.label} {u.text} {u.chunk.section.rsplit(' > ', 1)[-1]}"
+            own = f"{u.label} {u.text} {u.chunk.section.rsplit(' > ', 1)[-1]} {around(u)}"
             return verdicts[key] and (q.english or not self._attrs or self._overlap(q, own, self._attrs) > 0)
 
         # the best line of a passage that speaks of what is asked (a higher-scoring line of a

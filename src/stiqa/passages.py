@@ -80,6 +80,16 @@ def units(hits: list[Hit], following: Callable[[Chunk], Chunk | None] = lambda c
     return out
 
 
+def around(u: Unit) -> str:
+    """The non-empty lines just before and after the unit's line in its chunk: a caption
+    (「NEWS 27 March 2025」) is about the headline beside it."""
+    lines = u.chunk.text.split("\n")
+    at = u.line - u.chunk.line_start
+    before = next((l for l in reversed(lines[:at]) if l.strip()), "")
+    after = next((l for l in lines[at + 1:] if l.strip()), "")
+    return f"{before} {after}"
+
+
 def contains(hay: str, needle: str) -> bool:
     return compact(needle) in compact(hay)
 

@@ -92,7 +92,9 @@ def analyze(question: str, mask: list[str] | tuple[str, ...] = ()) -> Query:
         [w for w in _KATAKANA.findall(text) if w not in _COMMON]
         + [w for w in _ACRONYM.findall(text) if w.upper() not in _COMMON and not re.fullmatch(r"(FY|R|H)\d+", w)]))
     english = not re.search(r"[ぁ-んァ-ヴ一-龯]", cue_text)  # a Japanese program name in English
-    content = tuple(dict.fromkeys(t for t in tokens(text) if t not in _STOP and not t.isdigit()))
+    # 「何年何月何日」 asks for a date; its 年, 月, 日 say nothing about the topic
+    asked = re.sub(r"何\s*(年|月|日)(?![度間])", " ", text)
+    content = tuple(dict.fromkeys(t for t in tokens(asked) if t not in _STOP and not t.isdigit()))
     return Query(text, qtype, years, kind, yesno, salient, content, english, proper)
 
 
@@ -113,7 +115,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "受ける": ("受入", "受け入れ", "受入れ"), "入れる": ("受入", "受け入れ", "受入れ"),
     "受け入れ": ("受入", "受入れ"), "込む": ("見込み",), "見込む": ("見込み",), "想定": ("想定", "見込み"),
     "派遣": ("派遣", "渡航"), "実施": ("実施", "期間", "開始"),
-    "英国": ("イギリス", "英"), "米国": ("アメリカ", "米"), "イギリス": ("英国",), "アメリカ": ("米国",),
+    "英国": ("イギリス", "英", "UK"), "米国": ("アメリカ", "米", "US", "United States"), "イギリス": ("英国",), "アメリカ": ("米国",),
     "独": ("ドイツ",), "仏": ("フランス",), "中国": ("中華人民共和国",),
 }
 
