@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from .documents import document_date
 from .facts import MoneyFact, money_facts
 from .guard import numbers_supported
 from .japanese import compact, fiscal_years, format_yen, normalize, tokens, yen_to_oku
@@ -78,15 +79,19 @@ class Answerer:
             ans.latency_ms = (time.perf_counter() - t0) * 1000
             ans.interpretation = interpretation
             return ans
-        alias_terms = [n for g in groups for n in g[1:]]
-        bm25_query = expand_query(q.text) + (" " + " ".join(alias_terms) if alias_terms else "")
-        hits = self.searcher.search(q.text, max(self.k, 8), bm25_query=bm25_query)
-        hits = self._focus(q, hits, groups)
-        self._attrs = self._attributes(q, groups)
-        self._note = ""
-        self._topic_names = {n for g in groups for n in g}
-        self._qgrams = set() if q.english else question_grams(q.text, self._topic_names)
-        result = self._dispatch(q, hits, groups) if hits else None
+        dated = document_date(q.text, self.searcher.chunks) if not groups else None
+        if dated:  # 「この資料はいつ付け？」: the document's own date line
+            hits, result = [], (dated[0], [dated[1]], dated[2])
+        else:
+            alias_terms = [n for g in groups for n in g[1:]]
+            bm25_query = expand_query(q.text) + (" " + " ".join(alias_terms) if alias_terms else "")
+            hits = self.searcher.search(q.text, max(self.k, 8), bm25_query=bm25_query)
+            hits = self._focus(q, hits, groups)
+            self._attrs = self._attributes(q, groups)
+            self._note = ""
+            self._topic_names = {n for g in groups for n in g}
+            self._qgrams = set() if q.english else question_grams(q.text, self._topic_names)
+            result = self._dispatch(q, hits, groups) if hits else None
         if result is None:
             ans = self._abstain(question, hits)
             missing = [t for t in q.salient if not any(compact(t) in flat(c) for c in self.searcher.chunks)]
