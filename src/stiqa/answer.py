@@ -453,7 +453,9 @@ class Answerer:
         have = set(tokens(text))
         weights = {t: self.idf.get(t, 3.0) for t in words}
         total = sum(weights.values()) or 1.0
-        return sum(w for t, w in weights.items() if any(a in have for a in alternatives(t))) / total
+        # the word itself is better evidence than a paraphrase of it (仕組み vs スキーム)
+        return sum(w if t in have else 0.6 * w for t, w in weights.items()
+                   if any(a in have for a in alternatives(t))) / total
 
     @staticmethod
     def _figure(q: Query) -> re.Pattern[str] | None:
@@ -476,9 +478,11 @@ class Answerer:
         for start, end in spots:
             got = 0.0
             for t, w in weights.items():
-                # the gap between the word and the figure, whichever side the word is on
+                # the gap between the word and the figure, whichever side the word is on, within
+                # one sentence (「…を実施。（令和4年6月、…戦略2022）」 dates the cited strategy)
                 dists = [max(m.start() - end, start - m.end(), 0) for a in alternatives(t)
-                         if len(a) >= 2 or "\u4e00" <= a <= "\u9fff" for m in re.finditer(re.escape(a), norm)]
+                         if len(a) >= 2 or "\u4e00" <= a <= "\u9fff" for m in re.finditer(re.escape(a), norm)
+                         if "。" not in norm[min(m.end(), end):max(m.start(), start)]]
                 if dists:
                     got += w / (1 + min(dists) / 12)
             best = max(best, got / total)
@@ -534,8 +538,8 @@ class Answerer:
         # words about what is asked; with none (「SICORPっていつから？」) the type's cue words decide
         s += 1.0 * self._overlap(q, u.label + " " + u.text, self._attrs)
         s += 0.8 * self._gram_overlap(u.label + " " + u.text)
-        if self._list_of and normalize(u.text).count(self._list_of) >= 3:
-            s += 0.6
+        if self._list_of and len(re.findall(rf"[一-龯ァ-ヴー]+{self._list_of}(?![一-龯ァ-ヴー])", norm)) >= 3:
+            s += 0.6  # a list of names of the kind asked about (京都大学、東京大学、…)
         s += 0.3 * self._overlap(q, u.chunk.section + " " + u.chunk.program)
         want = self._figure(q)
         if want is not None:
