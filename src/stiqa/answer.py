@@ -14,7 +14,7 @@ from dataclasses import replace
 from .documents import document_date
 from .facts import MoneyFact, money_facts
 from .guard import numbers_supported
-from .japanese import compact, fiscal_years, format_yen, normalize, tokens, yen_to_oku
+from .japanese import compact, fiscal_years, format_yen, normalize, person_names, tokens, yen_to_oku
 from .passages import (CALENDAR_DATE, around, COUNT_UNIT, DATE, DAY, MONEY, PERIOD, TYPE_WORDS, Unit, chunk_grams, clean, contains, grams,
                        gram_idf_table, question_grams,
                        flat, idf_table, is_label)
@@ -384,11 +384,21 @@ class Answerer:
             # a count question is answered by a line with a count (or a table cell with a number)
             units = [u for u in units if want.search(normalize(u.text))
                      or (q.qtype == "count" and re.search(r"\t\s*\d", u.text))]
+        who = _WHO.search(q.text)
+        if who and q.qtype == "fact" and not re.search(r"対象|資格|応募", who.group(1) or ""):  # 対象者は誰 asks who is eligible
+            # 「…は誰？」 is answered by a line naming a person, in the role asked about when the
+            # role is specific (文部科学大臣, not a 文部科学大臣表彰 award)
+            role = "" if re.fullmatch(r"(研究者|人|方|人物|者|代表者)", who.group(1) or "") else who.group(1) or ""
+            units = [u for u in units if person_names(u.text)
+                     and (not role or re.search(re.escape(role) + r"(?![一-龯])", normalize(u.label + u.text)))]
+            named = 0.5  # a bare name line 「上田 宏（東京工業大学 教授）」 is the answer here, not a label
+        else:
+            named = 0.0
         if q.qtype == "date" and re.search(r"何日|何月何|what date|which day", q.text, re.I):
             units = [u for u in units if DAY.search(normalize(u.text))] or units  # 「何年何月何日」 asks for a day
         if not units:
             return None
-        scored = [(self._score(q, u), u) for u in units]
+        scored = [(self._score(q, u) + named, u) for u in units]
         scored.sort(key=lambda su: -su[0])
         verdicts: dict[tuple[str, str], bool] = {}
 
@@ -588,6 +598,8 @@ class Answerer:
 
 
 _KANJI = "〇一二三四五六七八九十"
+#: a question for a person, with the role asked about (「研究者は誰？」)
+_WHO = re.compile(r"(?:([一-龯ァ-ヴー]{1,12})(?:は|が|って))?(?:誰|だれ|どなた)|\bwho\b", re.I)
 #: a count, or the number in a table cell beside its row name (「量子\t15」)
 _TABLE_COUNT = re.compile(COUNT_UNIT.pattern + r"|(?<=\t)\s*\d[\d,]*\s*(?=\t|$)")
 
