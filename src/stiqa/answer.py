@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from .described import described_chunks
 from .documents import document_date
 from .facts import MoneyFact, money_facts
 from .guard import numbers_supported
@@ -51,6 +52,7 @@ class Answerer:
         self.gram_idf = gram_idf_table(searcher.chunks)
         self._qgrams: set[str] = set()
         self._list_of = ""  # a yes/no about one of a kind (大学) prefers the line listing them
+        self._by_description: dict[tuple[str, ...], set[str]] = {}
         # reading order of each file: a slide's figure or list may sit in the chunk next door
         order = sorted(searcher.chunks, key=lambda c: (c.source, c.line_start))
         self._after = {a.id: b for a, b in zip(order, order[1:]) if a.source == b.source}
@@ -141,7 +143,7 @@ class Answerer:
             return hits[: self.k]
         def about(chunk: Chunk, names: list[str]) -> bool:
             hay = flat(chunk, context=True)
-            return any(compact(n) in hay for n in names)
+            return any(compact(n) in hay for n in names) or chunk.id in self._described(names)
         kept = [h for h in hits if all(about(h.chunk, names) for names in must)]
         if len(kept) < 3:
             # look beyond the fused top-k: every chunk that names the topic, in BM25 order
@@ -152,6 +154,13 @@ class Answerer:
             kept += [Hit(self.searcher.chunks[i], float(scores[i])) for i in pool
                      if self.searcher.chunks[i].id not in seen][: self.k - len(kept)]
         return self._neighbours(kept[: self.k])
+
+    def _described(self, names: list[str]) -> set[str]:
+        """Chunks of slides that name the program only by its description (computed once)."""
+        key = tuple(names)
+        if key not in self._by_description:
+            self._by_description[key] = described_chunks(names, self.searcher.chunks)
+        return self._by_description[key]
 
     def _neighbours(self, hits: list[Hit]) -> list[Hit]:
         """The top hits' neighbours in the same program, after the hits: a slide's title, its
