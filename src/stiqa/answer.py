@@ -9,21 +9,20 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
+from .claims import Claims
 from .described import described_chunks
 from .documents import document_date
 from .facts import MoneyFact, money_facts
 from .guard import numbers_supported
-from .japanese import compact, fiscal_years, format_yen, normalize, person_names, tokens, yen_to_oku
-from .passages import (CALENDAR_DATE, around, COUNT_UNIT, DATE, DAY, MONEY, PERIOD, TYPE_WORDS, Unit, chunk_grams, clean, contains, grams,
-                       gram_idf_table, question_grams,
-                       flat, idf_table, is_label)
+from .japanese import compact, fiscal_years, normalize, person_names, yen_to_oku
+from .models import Answer, Chunk, Citation, Hit
+from .passages import DAY, Unit, around, chunk_grams, clean, flat, gram_idf_table, grams, idf_table, question_grams
 from .passages import subject as subject_of
 from .passages import units as passage_units
-from .models import Answer, Chunk, Citation, Hit
-from .question import COMPARE as _COMPARE, Query, alternatives, analyze
-from .rank import Entry, entries, expand, names_in, nth, rank_asked
+from .question import COMPARE as _COMPARE, Query, analyze
+from .rank import names_in, rank_asked
+from .relevance import Relevance
 from .retrieve import Searcher, expand_query
 
 ABSTAIN_TEXT = "資料には記載が見つかりませんでした。"
@@ -39,7 +38,7 @@ _EN_PROGRAM_NAME = re.compile(r"(?:[A-Z][A-Za-z\-]+\s+(?:(?:and|for|of|the)\s+)?
 _PROGRAM_NAME = re.compile(r"[一-龯ァ-ヴーA-Za-z・]{3,}(?:事業|プログラム|制度|基金|イニシアティブ)")
 
 
-class Answerer:
+class Answerer(Claims, Relevance):
     """Turns a question into an ``Answer`` using a ``Searcher`` (and, when given, the alias table)."""
 
     def __init__(self, searcher: Searcher, *, aliases: AliasLookup | None = None,
@@ -204,53 +203,6 @@ class Answerer:
             return self._yes_no(q, hits)
         return self._best_line(q, hits)
 
-    def _ranking(self, q: Query, hits: list[Hit]):
-        """「一番多いのは？」「2番目は？」: order the entries of the table the question is about."""
-        n, largest = rank_asked(q.text) or (1, True)
-        best: tuple[float, Chunk, list[Entry]] | None = None
-        for rank, h in enumerate(hits):
-            items = entries(h.chunk)
-            if len(items) < 3:
-                continue
-            head = h.chunk.section.rsplit(" > ", 1)[-1] + " " + h.chunk.text.split("\n")[0]
-            score = self._overlap(q, head, self._attrs) - 0.05 * rank
-            if best is None or score > best[0]:
-                best = (score, h.chunk, items)
-        if best is None or (self._attrs and best[0] <= 0):
-            return None
-        _, chunk, items = best
-        found = nth(items, n, largest)
-        if not found:
-            return None
-        more, less = ("多い", "少ない") if re.search(r"多|少|most|fewest", q.text, re.I) else ("大きい", "小さい")
-        # the position in kanji (二番目): a digit stiqa adds is not a figure of the documents
-        which = ("最も" if n == 1 else f"{_KANJI[n] if n < len(_KANJI) else n}番目に") + (more if largest else less)
-        names = "、".join(f"{e.name}（{e.text}）" for e in found)
-        header = clean(chunk.text.split("\n")[0])
-        return f"{subject_of(chunk)}の「{header}」で{which}のは{names}です。", [chunk], found[0].name
-
-    def _compare(self, q: Query, hits: list[Hit]):
-        """前年度と比べて: both figures cited; the difference is stiqa's arithmetic, labelled so."""
-        for h in hits:
-            facts = money_facts(h.chunk)
-            cur = next((f for f in facts if f.kind in ("案", "要求")), None)
-            prev = next((f for f in facts if f.kind == "前年度"), None)
-            if not (cur and prev):
-                continue
-            diff = cur.amount.yen - prev.amount.yen
-            if diff == 0:
-                change = "前年度と同額です"
-            else:
-                word = "増" if diff > 0 else "減"
-                # in the unit the documents use for both figures (52百万円, not 5,200万円)
-                same = "百万円" in cur.amount.text and "百万円" in prev.amount.text and diff % 10**6 == 0
-                amount = f"{abs(diff) // 10**6:,}百万円" if same else format_yen(abs(diff))
-                change = f"前年度から{amount}の{word}です（stiqaによる計算）"
-            text = (f"{subject_of(h.chunk)}の{cur.label}は{cur.amount.text}、{prev.label}は{prev.amount.text}で、"
-                    f"{change}。")
-            return text, [h.chunk], cur.line_text
-        return None
-
     def _money(self, q: Query, hits: list[Hit]):
         per_unit = q.qtype == "amount"
         candidates: list[tuple[int, MoneyFact]] = []
@@ -353,36 +305,6 @@ class Answerer:
                 return text, used[:3], main
         return None
 
-    def _yes_no(self, q: Query, hits: list[Hit]):
-        """Yes/no about a named organisation: say whether the passage on the topic names it."""
-        entities = re.findall(r"[一-龯ァ-ヴA-Za-z]{1,}(?:大学|研究所|研究機構)", q.text)
-        kind = re.search(r"(大学|研究所|研究機構)$", entities[0]).group(1) if entities else ""
-        # or a rare place name (中国 in 「中国を相手国とするものは？」); 日本 is on every slide
-        entities += [p for p in q.proper if not any(p in n for n in self._topic_names)
-                     and self.idf.get(tokens(p)[0] if tokens(p) else p, 9.0) > 2.5]
-        if not entities:
-            # a claim to check (「1年間受け入れられますか」): state what the documents say about it
-            as_type = "period" if re.search(r"\d+\s*(年|か月|ヶ月|週間)", q.text) else "fact"
-            return self._best_line(replace(q, qtype=as_type), hits, need=0.2)
-        entity = entities[0]
-        ent_tokens = set(tokens(entity))
-        saved = self._attrs
-        self._attrs = [a for a in saved if a not in ent_tokens]
-        self._skip_proper = {p for p in q.proper if p in entity}
-        self._list_of = kind
-        try:
-            found = self._best_line(q, hits, top=2)
-        finally:
-            self._attrs = saved
-            self._skip_proper = set()
-            self._list_of = ""
-        if found is None:
-            return None
-        text, used, span = found
-        if any(contains(c.text, entity) for c in used):
-            return f"はい。{text}", used, span
-        return f"いいえ、資料の該当箇所に{entity}は挙げられていません。{text}", used, span
-
     def _best_line(self, q: Query, hits: list[Hit], top: int = 1, need: float = 0.34):
         units = passage_units(hits, lambda c: self._after.get(c.id))
         want = self._figure(q)
@@ -462,134 +384,6 @@ class Answerer:
                 return cell.strip(), cells[i + 1].strip()
         return None
 
-    # ------------------------------------------------------------ scoring
-
-    def _overlap(self, q: Query, text: str, words: list[str] | tuple[str, ...] | None = None) -> float:
-        """Share of the question's content words (weighted by rarity) that the text contains."""
-        words = q.content if words is None else words
-        if not words:
-            return 0.0
-        have = set(tokens(text))
-        weights = {t: self.idf.get(t, 3.0) for t in words}
-        total = sum(weights.values()) or 1.0
-        # the word itself is better evidence than a paraphrase of it (仕組み vs スキーム)
-        return sum(w if t in have else 0.6 * w for t, w in weights.items()
-                   if any(a in have for a in alternatives(t))) / total
-
-    @staticmethod
-    def _figure(q: Query) -> re.Pattern[str] | None:
-        """The shape of the figure that answers the question type."""
-        if q.qtype == "date" and re.search(r"(まし|でし|され|った)た?か?[？?。]?\s*$|was|were|did", q.text):
-            return CALENDAR_DATE  # an event that took place has a date, not 「開始3年目」
-        return {"count": COUNT_UNIT, "period": PERIOD, "date": DATE, "amount": MONEY, "budget": MONEY}.get(q.qtype)
-
-    def _near(self, norm: str, figure: re.Pattern[str]) -> float:
-        """How close the asked words stand to a figure of the asked kind in the line: of two
-        counts in one sentence (「EU加盟27カ国…20カ国が準参加」) the one beside 準参加 answers."""
-        spots = [m.span() for m in figure.finditer(norm)]
-        if not spots or not self._attrs:
-            return 0.0
-        weights = {t: self.idf.get(t, 4.0) for t in self._attrs}
-        # Japanese puts the predicate last: 「中間評価はいつ実施されましたか」 asks when 実施 happened
-        weights[self._attrs[-1]] *= 2
-        total = sum(weights.values()) or 1.0
-        best = 0.0
-        for start, end in spots:
-            got = 0.0
-            for t, w in weights.items():
-                # the gap between the word and the figure, whichever side the word is on, within
-                # one sentence (「…を実施。（令和4年6月、…戦略2022）」 dates the cited strategy)
-                dists = [max(m.start() - end, start - m.end(), 0) for a in alternatives(t)
-                         if len(a) >= 2 or "\u4e00" <= a <= "\u9fff" for m in re.finditer(re.escape(a), norm)
-                         if "。" not in norm[min(m.end(), end):max(m.start(), start)]]
-                if dists:
-                    got += w / (1 + min(dists) / 12)
-            best = max(best, got / total)
-        return best
-
-    def _gram_overlap(self, text: str) -> float:
-        """Rarity-weighted share of the question's bigrams in the text (paraphrase-tolerant)."""
-        if not self._qgrams:
-            return 0.0
-        have = grams(text)
-        weights = {g: self.gram_idf.get(g, 5.0) for g in self._qgrams}
-        return sum(w for g, w in weights.items() if g in have) / (sum(weights.values()) or 1.0)
-
-    def _attributes(self, q: Query, groups: list[list[str]]) -> list[str]:
-        """The question's words about *what* it asks, once the program names are taken out."""
-        topic = set()
-        for g in groups:
-            # only the name the question spells: 「ホライズン・ヨーロッパに準参加している国」 matched
-            # the program 「…への準参加」 by its short name, and 準参加 is still what it asks about
-            spelled = [n for n in g if compact(n) in compact(q.text)] or g
-            for n in spelled:
-                topic.update(tokens(n))
-        for term in q.salient:
-            topic.update(tokens(term))
-        return [t for t in q.content if t not in topic]
-
-    def _covers(self, q: Query, attrs: list[str], text: str, need: float = 0.34) -> bool:
-        """Does a passage speak of what is asked (rarity-weighted share of the asked words)?
-
-        English questions are matched on names only: their words are not in the Japanese text.
-        """
-        flat = compact(text)
-        # rare names only (中国 yes, 日本 no): a name on every other slide decides nothing
-        names = [p for p in q.proper if not any(p in n for n in self._topic_names)
-                 and p not in self._skip_proper and self.idf.get(tokens(p)[0] if tokens(p) else p, 9.0) > 2.5]
-        if any(all(compact(a) not in flat for a in alternatives(p)) and not expand(p, text) for p in names):
-            return False  # the passage is about something else (中国 asked, フランス found)
-        if q.english or not attrs:
-            return True
-        have = set(tokens(text))
-        weights = {t: self.idf.get(t, 4.0) for t in attrs}
-        total = sum(weights.values()) or 1.0
-        # substring too: the analyser may cut 「1課題」 and 「課題」 differently
-        found = sum(w for t, w in weights.items()
-                    if any(a in have or ((len(a) >= 2 or "\u4e00" <= a <= "\u9fff") and a in flat)
-                           for a in alternatives(t)))
-        return found / total >= need
-
-    def _score(self, q: Query, u: Unit) -> float:
-        norm = normalize(u.text)
-        s = 0.6 / (1 + 0.5 * u.rank)
-        # the topic is settled by focus; within it, the line that says what is asked wins
-        # words about what is asked; with none (「SICORPっていつから？」) the type's cue words decide
-        s += 1.0 * self._overlap(q, u.label + " " + u.text, self._attrs)
-        s += 0.8 * self._gram_overlap(u.label + " " + u.text)
-        if self._list_of and len(re.findall(rf"[一-龯ァ-ヴー]+{self._list_of}(?![一-龯ァ-ヴー])", norm)) >= 3:
-            s += 0.6  # a list of names of the kind asked about (京都大学、東京大学、…)
-        s += 0.3 * self._overlap(q, u.chunk.section + " " + u.chunk.program)
-        want = self._figure(q)
-        if want is not None:
-            row_count = q.qtype == "count" and re.search(r"\t\s*\d", u.text)
-            s += 0.6 if want.search(norm) or row_count else -0.4
-            s += 1.2 * self._near(norm, _TABLE_COUNT if q.qtype == "count" else want)
-            if q.qtype == "date" and re.search(r"から|より|以降|始ま|開始|since", q.text) and re.search(
-                    r"(年度|年|月|日)\s*(~|から|より|以降|に?開始)", norm):
-                s += 0.6  # 「何年度から」 is answered by a start: 平成20年度~, 令和5年度より開始
-            counter = re.search(r"何\s*(件|人|名|か国|校|大学|課題|年度|年間|か月|分野|機関|年)", q.text)
-            if counter and (row_count or re.search(rf"\d\s*{counter.group(1)}|{counter.group(1)}\s*\(\s*\d", norm)):
-                s += 0.5  # 「何大学」 is answered by a count in 大学 (13大学), not in 校; a table cell has none
-        cue = TYPE_WORDS.get(q.qtype)
-        if cue is not None and cue.search(normalize(u.label + " " + u.text)):
-            s += 0.15 if self._attrs and not q.english else 0.4  # the asked words, when there are some, decide
-        # a specific name the question asks about (a country, a field), in the line itself
-        specific = [t for t in q.salient if t not in self._topic_names]
-        if any(contains(u.text, t) for t in specific):
-            s += 0.8
-        cells = [c.strip() for c in re.split(r"\t+", u.text) if c.strip()]
-        if len(cells) >= 2:
-            # a table row whose key cell the question names is the row it asks about
-            named = [c for c in cells if len(c) >= 2 and not re.fullmatch(r"[\d,.]+", c) and names_in(q.text, c)]
-            if named:
-                s += 0.8
-        if len(norm) < 6 and not u.label and len(cells) < 2:
-            s -= 0.5
-        if is_label(u.text) and not re.search(r"\d", norm):
-            s -= 0.3  # a bare heading or label is not an answer
-        return s
-
     # ------------------------------------------------------------ guard and abstain
 
     def _guard(self, text: str, used: list[Chunk], span: str) -> tuple[str, list[Chunk]]:
@@ -606,11 +400,8 @@ class Answerer:
         return Answer(question, text, [], True, related=related)
 
 
-_KANJI = "〇一二三四五六七八九十"
 #: a question for a person, with the role asked about (「研究者は誰？」)
 _WHO = re.compile(r"(?:([一-龯ァ-ヴー]{1,12})(?:は|が|って))?(?:誰|だれ|どなた)|\bwho\b", re.I)
-#: a count, or the number in a table cell beside its row name (「量子\t15」)
-_TABLE_COUNT = re.compile(COUNT_UNIT.pattern + r"|(?<=\t)\s*\d[\d,]*\s*(?=\t|$)")
 
 
 def _reiwa(year: int) -> str:
