@@ -52,6 +52,7 @@ class Answerer(Claims, Relevance):
         self._qgrams: set[str] = set()
         self._list_of = ""  # a yes/no about one of a kind (大学) prefers the line listing them
         self._by_description: dict[tuple[str, ...], set[str]] = {}
+        self._pool: list[Chunk] = []  # every chunk about the question's topic
         # reading order of each file: a slide's figure or list may sit in the chunk next door
         order = sorted(searcher.chunks, key=lambda c: (c.source, c.line_start))
         self._after = {a.id: b for a, b in zip(order, order[1:]) if a.source == b.source}
@@ -139,16 +140,18 @@ class Answerer(Claims, Relevance):
             if not any(compact(term) in c or c in compact(term) for c in covered):
                 must.append([term])
         if not must:
+            self._pool = []
             return hits[: self.k]
         def about(chunk: Chunk, names: list[str]) -> bool:
             hay = flat(chunk, context=True)
             return any(compact(n) in hay for n in names) or chunk.id in self._described(names)
         kept = [h for h in hits if all(about(h.chunk, names) for names in must)]
+        # every chunk that names the topic, in BM25 order: beyond the fused top-k
+        scores = self.searcher.bm25_scores(q.text + " " + " ".join(n for g in must for n in g))
+        pool = [i for i, c in enumerate(self.searcher.chunks) if all(about(c, names) for names in must)]
+        pool.sort(key=lambda i: -scores[i])
+        self._pool = [self.searcher.chunks[i] for i in pool]
         if len(kept) < 3:
-            # look beyond the fused top-k: every chunk that names the topic, in BM25 order
-            scores = self.searcher.bm25_scores(q.text + " " + " ".join(n for g in must for n in g))
-            pool = [i for i, c in enumerate(self.searcher.chunks) if all(about(c, names) for names in must)]
-            pool.sort(key=lambda i: -scores[i])
             seen = {h.chunk.id for h in kept}
             kept += [Hit(self.searcher.chunks[i], float(scores[i])) for i in pool
                      if self.searcher.chunks[i].id not in seen][: self.k - len(kept)]
@@ -205,6 +208,12 @@ class Answerer(Claims, Relevance):
 
     def _money(self, q: Query, hits: list[Hit]):
         per_unit = q.qtype == "amount"
+        # 「JST分は？」: the figure written right after the name asked for, whatever its label; the
+        # topic's other passages that write that name are candidates too (after the hits)
+        entities = [w for w in re.findall(r"[A-Z][A-Z0-9]{1,}", q.text)
+                    if not any(w in n for n in self._topic_names)]
+        seen = {h.chunk.id for h in hits}
+        hits = hits + [Hit(c, 0.0) for c in self._pool if c.id not in seen and any(e in c.text for e in entities)]
         candidates: list[tuple[int, MoneyFact]] = []
         other_years: list[str] = []
         for rank, h in enumerate(hits):
@@ -229,9 +238,6 @@ class Answerer(Claims, Relevance):
             if other_years:
                 self._note = "資料にあるのは " + "、".join(dict.fromkeys(other_years)) + " の金額です。"
             return None
-        # 「JST分は？」: the figure written right after the name asked for, whatever its label
-        entities = [w for w in re.findall(r"[A-Z][A-Z0-9]{1,}", q.text)
-                    if not any(w in n for n in self._topic_names)]
         named = [(r, f) for r, f in candidates
                  if any(w in normalize(f.line_text)[: f.amount.start][-8:] for w in entities)]
         if named:

@@ -26,6 +26,7 @@ _CUES: list[tuple[str, re.Pattern[str]]] = [
     ("date", re.compile(r"いつ|何年度から|開始|始ま|時期|日付|何月|when|締切|発表|公表|開設|設立|what year|since", re.I)),
 ]
 _YESNO = re.compile(r"(ました|ます|です|でした|ている|てる|た)か[？?。]?\s*$|っけ[？?。]?\s*$|よね[？?。]?\s*$|"
+                    r"(れた|った|した|てた|てる|ている)[？?]\s*$|"
                     r"されてる[？?]|入って(る|いる)|含まれ|"
                     r"^(is|are|was|were|did|does|do)\b", re.I)
 
