@@ -22,7 +22,7 @@ from .passages import subject as subject_of
 from .passages import units as passage_units
 from .question import COMPARE as _COMPARE, Query, analyze
 from .rank import names_in, rank_asked
-from .relevance import Relevance
+from .relevance import GENERIC_VERBS, Relevance
 from .retrieve import Searcher, expand_query
 
 ABSTAIN_TEXT = "資料には記載が見つかりませんでした。"
@@ -345,7 +345,8 @@ class Answerer(Claims, Relevance):
                 verdicts[key] = self._covers(q, self._attrs, f"{u.label} {u.chunk.context_text}", need)
             # the line itself (with its label and heading) says something of what is asked
             own = f"{u.label} {u.text} {u.chunk.section.rsplit(' > ', 1)[-1]} {around(u)}"
-            return verdicts[key] and (q.english or not self._attrs or self._overlap(q, own, self._attrs) > 0)
+            asked = [a for a in self._attrs if a not in GENERIC_VERBS]
+            return verdicts[key] and (q.english or not asked or self._overlap(q, own, asked) > 0)
 
         # the best line of a passage that speaks of what is asked (a higher-scoring line of a
         # passage about something else does not make the answer unknown)

@@ -16,6 +16,8 @@ from .passages import (CALENDAR_DATE, COUNT_UNIT, DATE, MONEY, PERIOD, TYPE_WORD
 from .question import Query, alternatives
 from .rank import expand, names_in
 
+#: verbs that say something was done, not what: 「いつから行われていますか」 asks only when
+GENERIC_VERBS = {"行う", "実施", "やる", "為る", "する"}
 #: a count, or the number in a table cell beside its row name (「量子\t15」)
 _TABLE_COUNT = re.compile(COUNT_UNIT.pattern + r"|(?<=\t)\s*\d[\d,]*\s*(?=\t|$)")
 
@@ -106,6 +108,7 @@ class Relevance:
                  and p not in self._skip_proper and self.idf.get(tokens(p)[0] if tokens(p) else p, 9.0) > 2.5]
         if any(all(compact(a) not in flat for a in alternatives(p)) and not expand(p, text) for p in names):
             return False  # the passage is about something else (中国 asked, フランス found)
+        attrs = [a for a in attrs if a not in GENERIC_VERBS]
         if q.english or not attrs:
             return True
         have = set(tokens(text))
