@@ -6,6 +6,8 @@ lead-ins joined to their list, the figure nearest the asked words), not one answ
 """
 from __future__ import annotations
 
+import pytest
+
 from stiqa.chat import _swap
 from stiqa.documents import asks_document_date
 from stiqa.guard import numbers_supported
@@ -134,24 +136,20 @@ def test_a_lead_in_is_answered_with_the_list_after_it(assistant):
 
 # ---------------------------------------------------------------- the figure that answers
 
-def test_of_two_counts_in_a_sentence_the_one_beside_the_asked_words(assistant):
-    ans = _ask(assistant, "ホライズン・ヨーロッパに準参加できているのは何カ国？")
-    assert "20カ国" in ans.text, ans.text
+# (question, what the answer must state): one mechanism each
+FIGURES = {
+    "of two counts in a sentence, the one beside the asked words": ("ホライズン・ヨーロッパに準参加できているのは何カ国？", "20カ国"),
+    "a question for a start year is answered by a start": ("SATREPSはいつから行われていますか？", "平成20年度"),
+    "a sum of two budgets is the total line": ("ASPIREの令和4年度補正と令和5年度予算の合計は？", "502億円"),
+    "an agency's share is the figure after its name": ("ASPIREの合計額のうちJST分は？", "441億円"),
+}
 
 
-def test_a_question_for_a_start_year_is_answered_by_a_start(assistant):
-    ans = _ask(assistant, "SATREPSはいつから行われていますか？")
-    assert "平成20年度" in ans.text, ans.text
-
-
-def test_a_sum_of_two_budgets_is_the_total_line(assistant):
-    ans = _ask(assistant, "ASPIREの令和4年度補正と令和5年度予算の合計は？")
-    assert "502億円" in ans.text, ans.text
-
-
-def test_an_agency_share_is_the_figure_after_its_name(assistant):
-    ans = _ask(assistant, "ASPIREの合計額のうちJST分は？")
-    assert "441億円" in ans.text, ans.text
+@pytest.mark.parametrize("case", list(FIGURES))
+def test_the_figure_that_answers(assistant, case):
+    question, expected = FIGURES[case]
+    ans = _ask(assistant, question)
+    assert expected in ans.text, ans.text
 
 
 def test_a_what_question_with_a_money_word_is_a_fact_question():
