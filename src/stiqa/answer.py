@@ -15,7 +15,7 @@ from .described import described_chunks
 from .documents import document_date
 from .facts import MoneyFact, money_facts
 from .guard import numbers_supported
-from .japanese import compact, fiscal_years, normalize, person_names, yen_to_oku
+from .japanese import compact, fiscal_years, normalize, person_names, tokens, yen_to_oku
 from .models import Answer, Chunk, Citation, Hit
 from .passages import DAY, Unit, around, chunk_grams, clean, flat, gram_idf_table, grams, idf_table, question_grams
 from .passages import subject as subject_of
@@ -320,7 +320,7 @@ class Answerer(Claims, Relevance):
         if want is not None:
             # a count question is answered by a line with a count (or a table cell with a number)
             units = [u for u in units if want.search(normalize(u.text))
-                     or (q.qtype == "count" and re.search(r"\t\s*\d", u.text))]
+                     or (q.qtype == "count" and re.search(r"\t\s*\d[\d,]*\s*(\t|$)", u.text))]
         who = _WHO.search(q.text)
         if who and q.qtype == "fact" and not re.search(r"対象|資格|応募", who.group(1) or ""):  # 対象者は誰 asks who is eligible
             # 「…は誰？」 is answered by a line naming a person, in the role asked about when the
@@ -338,19 +338,27 @@ class Answerer(Claims, Relevance):
         scored = [(self._score(q, u) + named, u) for u in units]
         scored.sort(key=lambda su: -su[0])
         verdicts: dict[tuple[str, str], bool] = {}
+        money = q.qtype in ("budget", "amount")
+        # as for _money: 「総額はいくら」 says how much, not what about
+        attrs = [a for a in self._attrs if a not in _MONEY_WORDS] if money else self._attrs
+        # the names asked about (九州大学) are for the passage to name; the line must say the rest
+        names = {t for n in list(q.proper) + re.findall(r"[一-龯ァ-ヴ]+(?:大学|研究所|研究機構)", q.text)
+                 for t in tokens(n)}
 
         def covered(u: Unit) -> bool:
             key = (u.chunk.id, u.label)
             if key not in verdicts:
-                verdicts[key] = self._covers(q, self._attrs, f"{u.label} {u.chunk.context_text}", need)
+                verdicts[key] = self._covers(q, attrs, f"{u.label} {u.chunk.context_text}", need)
             # the line itself (with its label and heading) says something of what is asked
             own = f"{u.label} {u.text} {u.chunk.section.rsplit(' > ', 1)[-1]} {around(u)}"
-            asked = [a for a in self._attrs if a not in GENERIC_VERBS]
+            asked = [a for a in attrs if a not in GENERIC_VERBS and a not in names]
             return verdicts[key] and (q.english or not asked or self._overlap(q, own, asked) > 0)
 
         # the best line of a passage that speaks of what is asked (a higher-scoring line of a
-        # passage about something else does not make the answer unknown)
-        at = next((i for i, (sc, u) in enumerate(scored) if sc >= 0.55 and covered(u)), None)
+        # passage about something else does not make the answer unknown); a sum of money is
+        # never taken from further down: only the best money line may answer
+        candidates = scored[:1] if money else scored
+        at = next((i for i, (sc, u) in enumerate(candidates) if sc >= 0.55 and covered(u)), None)
         if at is None:
             return None
         scored = scored[at:]

@@ -132,7 +132,7 @@ class Relevance:
         s += 0.3 * self._overlap(q, u.chunk.section + " " + u.chunk.program)
         want = self._figure(q)
         if want is not None:
-            row_count = q.qtype == "count" and re.search(r"\t\s*\d", u.text)
+            row_count = q.qtype == "count" and re.search(r"\t\s*\d[\d,]*\s*(\t|$)", u.text)
             s += 0.6 if want.search(norm) or row_count else -0.4
             s += 1.2 * self._near(norm, _TABLE_COUNT if q.qtype == "count" else want)
             if q.qtype == "date" and re.search(r"から|より|以降|始ま|開始|since", q.text) and re.search(
