@@ -168,3 +168,18 @@ def test_a_contrasting_follow_up_asks_the_same_about_the_other():
 def test_a_contrasting_follow_up_is_answered(assistant):
     ans = _ask(assistant, "導入支援は？", ["LOTUSの本格支援は1人あたり年間いくら？"])
     assert "300万円" in ans.text, ans.text
+
+
+# ---------------------------------------------------------------- names with numbers, compounds
+
+LINES = {
+    "a numbered name picks its own line, not its sibling's": ("ホライズン・ヨーロッパの柱2の予算は？", "535億€", "136億€"),
+    "a compound asked for is not answered by another of the same head": ("EXPERT-Jの事業期間は？", "3年間", "公募期間"),
+}
+
+
+@pytest.mark.parametrize("case", list(LINES))
+def test_the_line_about_the_thing_asked(assistant, case):
+    question, expected, forbidden = LINES[case]
+    ans = _ask(assistant, question)
+    assert expected in ans.text and forbidden not in ans.text, ans.text

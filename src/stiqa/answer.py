@@ -53,6 +53,8 @@ class Answerer(Claims, Relevance):
         self._list_of = ""  # a yes/no about one of a kind (大学) prefers the line listing them
         self._by_description: dict[tuple[str, ...], set[str]] = {}
         self._pool: list[Chunk] = []  # every chunk about the question's topic
+        self._numbered: list[tuple[str, str]] = []
+        self._compounds: list[str] = []
         # reading order of each file: a slide's figure or list may sit in the chunk next door
         order = sorted(searcher.chunks, key=lambda c: (c.source, c.line_start))
         self._after = {a.id: b for a, b in zip(order, order[1:]) if a.source == b.source}
@@ -93,6 +95,15 @@ class Answerer(Claims, Relevance):
             self._note = ""
             self._topic_names = {n for g in groups for n in g}
             self._qgrams = set() if q.english else question_grams(q.text, self._topic_names)
+            # 「柱2」「タイプB」: a name with its number or letter (not a year, not an amount)
+            self._numbered = [(w, d) for w, d in re.findall(r"([一-龯ァ-ヴー]{1,6})\s*(\d{1,2}|[A-Z])(?![\d年月日件人億万円%])", q.text)
+                              if not re.search(r"令和|平成|昭和|年度", w)]
+            # the question's own compound nouns (事業期間), once the topic's names are taken out
+            rest = q.text
+            for n in sorted(self._topic_names, key=len, reverse=True):
+                rest = rest.replace(normalize(n), " ")
+            self._compounds = [c for c in re.findall(r"(?<![一-龯])[一-龯]{4,}(?![一-龯])", rest)
+                               if not any(p in c for p in q.proper)]  # 大阪大学 is a name, not an attribute
             result = self._dispatch(q, hits, groups) if hits else None
         if result is None:
             ans = self._abstain(question, hits)

@@ -52,7 +52,7 @@ _COMMON = {"ポスドク", "プログラム", "イノベーション", "シン�
            "テーマ", "メリット", "サイエンス", "ファンド", "ミーティング", "センター", "タイプ", "キャリア",
            "グローバル", "レベル", "ステップアップ", "インバウンド", "アウトバウンド", "アジア", "ユーロ",
            "プロジェクト", "イニシアティブ", "データ", "オンライン", "チーム", "マッチング", "ポスト", "リーダー",
-           "FY", "AI", "JST", "AMED", "EU", "USA", "THE", "WHAT", "HOW", "WHICH", "WHEN", "PHD", "SDGS",
+           "FY", "AI", "TOP", "JST", "AMED", "EU", "USA", "THE", "WHAT", "HOW", "WHICH", "WHEN", "PHD", "SDGS",
            "FA", "OK"}
 
 
@@ -91,7 +91,8 @@ def analyze(question: str, mask: list[str] | tuple[str, ...] = ()) -> Query:
     proper = tuple(dict.fromkeys(w for w in proper_nouns(text) if not re.fullmatch(r"[A-Za-z0-9\-]+", w)))
     salient = tuple(dict.fromkeys(
         [w for w in _KATAKANA.findall(text) if w not in _COMMON]
-        + [w for w in _ACRONYM.findall(text) if w.upper() not in _COMMON and not re.fullmatch(r"(FY|R|H)\d+", w)]))
+        + [w for w in _ACRONYM.findall(text) if re.sub(r"\d+$", "", w.upper()) not in _COMMON
+           and not re.fullmatch(r"(FY|R|H)\d+", w)]))
     english = not re.search(r"[ぁ-んァ-ヴ一-龯]", cue_text)  # a Japanese program name in English
     # 「何年何月何日」 asks for a date; its 年, 月, 日 say nothing about the topic
     asked = re.sub(r"何\s*(年|月|日)(?![度間])", " ", text)

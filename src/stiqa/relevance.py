@@ -32,6 +32,8 @@ class Relevance:
     _topic_names: set[str]
     _skip_proper: set[str]
     _list_of: str
+    _numbered: list[tuple[str, str]]
+    _compounds: list[str]
 
     def _overlap(self, q: Query, text: str, words: list[str] | tuple[str, ...] | None = None) -> float:
         """Share of the question's content words (weighted by rarity) that the text contains."""
@@ -154,6 +156,18 @@ class Relevance:
             named = [c for c in cells if len(c) >= 2 and not re.fullmatch(r"[\d,.]+", c) and names_in(q.text, c)]
             if named:
                 s += 0.8
+        # a numbered name the question uses (柱2, 第2次, タイプA) picks its own line (柱 2:535億€),
+        # and a line on a sibling of it (柱 3) is about something else
+        for w, d in self._numbered:
+            own = re.search(re.escape(w) + r"\s*" + re.escape(d) + r"(?![\dA-Za-z])", norm)
+            sibling = re.search(re.escape(w) + r"\s*(?!" + re.escape(d) + r"(?![\dA-Za-z]))[\dA-Z](?![\dA-Za-z])", norm)
+            s += 0.6 if own else -0.6 if sibling else 0.0
+        # 「事業期間」 is not answered by a line on another 期間 (公募期間:7月18日~8月18日)
+        for asked in self._compounds:
+            heads = [r for r in re.findall(r"[一-龯]{3,}", norm) if r.endswith(asked[-2:])]
+            same = {a for t in tokens(asked[:-2]) for a in alternatives(t) if len(a) >= 2}  # 滞在 ~ 受入期間
+            if heads and not any(r.endswith(asked) or any(a in r[:-2] or a == r for a in same) for r in heads):
+                s -= 1.0
         if len(norm) < 6 and not u.label and len(cells) < 2:
             s -= 0.5
         if is_label(u.text) and not re.search(r"\d", norm):
