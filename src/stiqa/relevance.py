@@ -140,9 +140,11 @@ class Relevance:
             if q.qtype == "date" and re.search(r"から|より|以降|始ま|開始|since", q.text) and re.search(
                     r"(年度|年|月|日)\s*(~|から|より|以降|に?開始)", norm):
                 s += 0.6  # 「何年度から」 is answered by a start: 平成20年度~, 令和5年度より開始
-            counter = re.search(r"何\s*(件|人|名|か国|校|大学|課題|年度|年間|か月|分野|機関|年)", q.text)
-            if counter and (row_count or re.search(rf"\d\s*{counter.group(1)}|{counter.group(1)}\s*\(\s*\d", norm)):
-                s += 0.5  # 「何大学」 is answered by a count in 大学 (13大学), not in 校; a table cell has none
+            # 「何大学」 is answered by a count in 大学 (13大学), not in 校 (a table cell has none);
+            # 「何年度の…を何人」 asks two things, and the line with both answers it
+            for counter in re.findall(r"何\s*(件|人|名|か国|校|大学|課題|年度|年間|か月|分野|機関|年)", q.text):
+                if row_count or re.search(rf"\d\s*{counter}|{counter}\s*\(\s*\d", norm):
+                    s += 0.5
         cue = TYPE_WORDS.get(q.qtype)
         if cue is not None and cue.search(normalize(u.label + " " + u.text)):
             s += 0.15 if self._attrs and not q.english else 0.4  # the asked words, when there are some, decide
