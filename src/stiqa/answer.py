@@ -374,8 +374,9 @@ class Answerer(Claims, Relevance):
             return None
         scored = scored[at:]
         score, best = scored[0]
-        if q.qtype == "fact" and top == 1:
-            top = 2 if len(scored) > 1 and scored[1][0] >= 0.85 * score else 1
+        if top == 1 and len(scored) > 1:
+            # a fact may take two close lines; any answer quotes both of two lines it cannot tell apart
+            top = 2 if scored[1][0] >= (0.85 if q.qtype == "fact" else 0.999) * score else 1
         if top > 1:  # a second line from the same passage, e.g. the count beside a list
             extra = next((u for _, u in scored[1:] if u.chunk.id == best.chunk.id and u.line != best.line), None)
             if extra is not None:
