@@ -142,6 +142,9 @@ FIGURES = {
     "a question for a start year is answered by a start": ("SATREPSはいつから行われていますか？", "平成20年度"),
     "a sum of two budgets is the total line": ("ASPIREの令和4年度補正と令和5年度予算の合計は？", "502億円"),
     "an agency's share is the figure after its name": ("ASPIREの合計額のうちJST分は？", "441億円"),
+    "a labelled start of a program": ("海外特別研究員事業は何年度から？", "昭和57年度"),
+    "a start written in the R-era form": ("LOTUSはいつから始まった？", "R7年度"),
+    "a start on another program's slide that names it": ("ASPIREは何年度から始まった？", "令和5年度"),
 }
 
 
@@ -183,3 +186,15 @@ def test_the_line_about_the_thing_asked(assistant, case):
     question, expected, forbidden = LINES[case]
     ans = _ask(assistant, question)
     assert expected in ans.text and forbidden not in ans.text, ans.text
+
+
+# ---------------------------------------------------------------- other programs' slides, two figures
+
+def test_a_sentence_on_another_program_does_not_answer_for_the_topic(assistant):
+    ans = _ask(assistant, "LOTUSはいつから始まった？")
+    assert "ASPIRE" not in ans.text, ans.text
+
+
+def test_a_question_asking_two_figures_takes_the_line_with_both(assistant):
+    ans = _ask(assistant, "海外特別研究員のTOP10%論文の集計は何年度の新規採用者の何人が対象？")
+    assert "H26年度" in ans.text and "204人" in ans.text, ans.text

@@ -20,7 +20,7 @@ from .models import Answer, Chunk, Citation, Hit
 from .passages import DAY, Unit, around, chunk_grams, clean, flat, gram_idf_table, grams, idf_table, question_grams
 from .passages import subject as subject_of
 from .passages import units as passage_units
-from .question import COMPARE as _COMPARE, Query, analyze
+from .question import COMPARE as _COMPARE, Query, alternatives, analyze
 from .rank import names_in, rank_asked
 from .relevance import GENERIC_VERBS, Relevance
 from .retrieve import Searcher, expand_query
@@ -55,6 +55,7 @@ class Answerer(Claims, Relevance):
         self._pool: list[Chunk] = []  # every chunk about the question's topic
         self._numbered: list[tuple[str, str]] = []
         self._compounds: list[str] = []
+        self._groups: list[list[str]] = []
         # reading order of each file: a slide's figure or list may sit in the chunk next door
         order = sorted(searcher.chunks, key=lambda c: (c.source, c.line_start))
         self._after = {a.id: b for a, b in zip(order, order[1:]) if a.source == b.source}
@@ -94,6 +95,7 @@ class Answerer(Claims, Relevance):
             self._attrs = self._attributes(q, groups)
             self._note = ""
             self._topic_names = {n for g in groups for n in g}
+            self._groups = groups
             self._qgrams = set() if q.english else question_grams(q.text, self._topic_names)
             # 「柱2」「タイプB」: a name with its number or letter (not a year, not an amount)
             self._numbered = [(w, d) for w, d in re.findall(r"([一-龯ァ-ヴー]{1,6})\s*(\d{1,2}|[A-Z])(?![\d年月日件人億万円%])", q.text)
@@ -158,7 +160,9 @@ class Answerer(Claims, Relevance):
             return any(compact(n) in hay for n in names) or chunk.id in self._described(names)
         kept = [h for h in hits if all(about(h.chunk, names) for names in must)]
         # every chunk that names the topic, in BM25 order: beyond the fused top-k
-        scores = self.searcher.bm25_scores(q.text + " " + " ".join(n for g in must for n in g))
+        # (with the paraphrases of the asked words: 始まる finds 開始)
+        said = " ".join(a for t in self._attributes(q, groups) for a in alternatives(t)[1:])
+        scores = self.searcher.bm25_scores(q.text + " " + " ".join(n for g in must for n in g) + " " + said)
         pool = [i for i, c in enumerate(self.searcher.chunks) if all(about(c, names) for names in must)]
         pool.sort(key=lambda i: -scores[i])
         self._pool = [self.searcher.chunks[i] for i in pool]
@@ -166,7 +170,27 @@ class Answerer(Claims, Relevance):
             seen = {h.chunk.id for h in kept}
             kept += [Hit(self.searcher.chunks[i], float(scores[i])) for i in pool
                      if self.searcher.chunks[i].id not in seen][: self.k - len(kept)]
-        return self._neighbours(kept[: self.k])
+        kept = self._neighbours(kept[: self.k])
+        # the topic's passages the fused search ranked low still offer their lines, after the rest
+        # (「令和5年度より開始している「…(ASPIRE)」」 sits on another program's slide)
+        seen = {h.chunk.id for h in kept}
+        extra = [c for c in self._pool if c.id not in seen]
+        if q.qtype == "date" and _START.search(q.text):
+            # 「いつから」: a passage that dates a start (「令和5年度より開始」) comes first
+            extra.sort(key=lambda c: not _STARTED.search(normalize(c.text)))
+        return kept + [Hit(c, 0.0) for c in extra][:3]
+
+    def _speaks_of_topic(self, u: Unit) -> bool:
+        """A line of another program's slide that mentions the topic speaks of it only when it
+        names it (「令和5年度より開始している「…(ASPIRE)」」 is no answer about LOTUS)."""
+        head = compact(f"{u.chunk.title} {u.chunk.section} {u.chunk.program}")
+        line = compact(f"{u.label} {u.text}")
+        for g in self._groups:
+            if any(compact(n) in head for n in g) or u.chunk.id in self._described(g):
+                continue
+            if not any(compact(n) in line for n in g):
+                return False
+        return True
 
     def _described(self, names: list[str]) -> set[str]:
         """Chunks of slides that name the program only by its description (computed once)."""
@@ -194,7 +218,9 @@ class Answerer(Claims, Relevance):
             # the figures to compare sit on the budget lines: look there too
             more = self.searcher.search(q.text + " 予算額 前年度予算額", max(self.k, 8),
                                         bm25_query=q.text + " 予算額 前年度予算額")
-            got = self._compare(q, hits + self._focus(q, more, groups))
+            # the search's own hits first, then the budget lines, then the passages added around them
+            found = [h for h in hits if h.score] + self._focus(q, more, groups) + [h for h in hits if not h.score]
+            got = self._compare(q, found)
             if got:
                 return got
         if q.qtype == "abbrev" or (q.qtype == "fact" and re.search(r"とは|って何|どういう|どんな|what is|what does", q.text, re.I)
@@ -363,7 +389,8 @@ class Answerer(Claims, Relevance):
             # the line itself (with its label and heading) says something of what is asked
             own = f"{u.label} {u.text} {u.chunk.section.rsplit(' > ', 1)[-1]} {around(u)}"
             asked = [a for a in attrs if a not in GENERIC_VERBS and a not in names]
-            return verdicts[key] and (q.english or not asked or self._overlap(q, own, asked) > 0)
+            return verdicts[key] and self._speaks_of_topic(u) and (
+                q.english or not asked or self._overlap(q, own, asked) > 0)
 
         # the best line of a passage that speaks of what is asked (a higher-scoring line of a
         # passage about something else does not make the answer unknown); a sum of money is
@@ -427,6 +454,9 @@ class Answerer(Claims, Relevance):
         return Answer(question, text, [], True, related=related)
 
 
+#: a question for a start, and a passage that dates one
+_START = re.compile(r"から|より|以降|始ま|開始|since", re.I)
+_STARTED = re.compile(r"(年度|年|月)\s*(より|から)\s*(開始|実施|始ま)|開始\s*[:：]|(年度|年)\s*~")
 #: a question for a person, with the role asked about (「研究者は誰？」)
 _WHO = re.compile(r"(?:([一-龯ァ-ヴー]{1,12})(?:は|が|って))?(?:誰|だれ|どなた)|\bwho\b", re.I)
 

@@ -23,7 +23,7 @@ TYPE_WORDS = {
     "amount": re.compile(r"支援額|単価|規模|最大|上限|/年|／年|年・課題"),
 }
 #: a point in time: an era year, a date, a month, or a time relative to a start (開始3年目)
-_POINT = (r"(昭和|平成|令和)\s*(\d+|元)\s*年度?|\d{1,2}月\s*\d{1,2}日|\d{4}年|\d{1,2}/\d{1,2}|\d{1,2}月"
+_POINT = (r"(昭和|平成|令和|(?<![A-Za-z])[RHS])\s*(\d+|元)\s*年度?|\d{1,2}月\s*\d{1,2}日|\d{4}年|\d{1,2}/\d{1,2}|\d{1,2}月"
           r"|\d{1,2}\s+(January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{4}")
 DATE = re.compile(_POINT + r"|\d+\s*年目", re.I)
 #: a date on the calendar: what 「いつ実施されましたか」 (done, in the past) asks for, not 「開始3年目」

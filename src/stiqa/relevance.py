@@ -137,9 +137,13 @@ class Relevance:
             row_count = q.qtype == "count" and re.search(r"\t\s*\d[\d,]*\s*(\t|$)", u.text)
             s += 0.6 if want.search(norm) or row_count else -0.4
             s += 1.2 * self._near(norm, _TABLE_COUNT if q.qtype == "count" else want)
-            if q.qtype == "date" and re.search(r"から|より|以降|始ま|開始|since", q.text) and re.search(
-                    r"(年度|年|月|日)\s*(~|から|より|以降|に?開始)", norm):
-                s += 0.6  # 「何年度から」 is answered by a start: 平成20年度~, 令和5年度より開始
+            if q.qtype == "date" and re.search(r"から|より|以降|始ま|開始|since", q.text):
+                # 「何年度から」 is answered by a start: 平成20年度~, 令和5年度より開始, best of all
+                # by the labelled start of a program (事業開始時期 昭和57年度, ■開始:平成19年度)
+                if re.search(r"開始(時期|年度)?\s*[:：\t]\s*(昭和|平成|令和|\d)", norm):
+                    s += 0.9
+                elif re.search(r"(年度|年|月|日)\s*(~|から|より|以降|に?開始)", norm):
+                    s += 0.6
             # 「何大学」 is answered by a count in 大学 (13大学), not in 校 (a table cell has none);
             # 「何年度の…を何人」 asks two things, and the line with both answers it
             for counter in re.findall(r"何\s*(件|人|名|か国|校|大学|課題|年度|年間|か月|分野|機関|年)", q.text):
