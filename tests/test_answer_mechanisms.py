@@ -142,6 +142,7 @@ FIGURES = {
     "a question for a start year is answered by a start": ("SATREPSはいつから行われていますか？", "平成20年度"),
     "a sum of two budgets is the total line": ("ASPIREの令和4年度補正と令和5年度予算の合計は？", "502億円"),
     "an agency's share is the figure after its name": ("ASPIREの合計額のうちJST分は？", "441億円"),
+    "a split between two agencies gives both shares": ("ASPIREの502億円はJSTとAMEDでどう分かれる？", "AMEDは61億円"),
     "a labelled start of a program": ("海外特別研究員事業は何年度から？", "昭和57年度"),
     "a start written in the R-era form": ("LOTUSはいつから始まった？", "R7年度"),
     "a start on another program's slide that names it": ("ASPIREは何年度から始まった？", "令和5年度"),

@@ -15,7 +15,7 @@ from .described import described_chunks
 from .documents import document_date
 from .facts import MoneyFact, money_facts
 from .guard import numbers_supported
-from .japanese import compact, fiscal_years, normalize, person_names, tokens, yen_to_oku
+from .japanese import compact, fiscal_years, normalize, parse_amounts, person_names, tokens, yen_to_oku
 from .models import Answer, Chunk, Citation, Hit
 from .passages import DAY, Unit, around, chunk_grams, clean, flat, gram_idf_table, grams, idf_table, question_grams
 from .passages import subject as subject_of
@@ -251,6 +251,15 @@ class Answerer(Claims, Relevance):
                     if not any(w in n for n in self._topic_names)]
         seen = {h.chunk.id for h in hits}
         hits = hits + [Hit(c, 0.0) for c in self._pool if c.id not in seen and any(e in c.text for e in entities)]
+        # 「資料に出てくる30億円は…」: the passage that writes the figure quoted, nearest the topic first
+        quoted = {a.yen for a in parse_amounts(q.text)}
+        if quoted:
+            topic = {c.id for c in self._pool}
+            writes = [c for c in self.searcher.chunks if any(a.yen in quoted for a in parse_amounts(c.text))]
+            writes.sort(key=lambda c: c.id not in topic and not (
+                self._after.get(c.id, c).id in topic or self._before.get(c.id, c).id in topic))
+            seen = {h.chunk.id for h in hits}
+            hits = [Hit(c, 1.0) for c in writes[:1] if c.id not in seen] + hits
         candidates: list[tuple[int, MoneyFact]] = []
         other_years: list[str] = []
         for rank, h in enumerate(hits):
@@ -277,8 +286,13 @@ class Answerer(Claims, Relevance):
             return None
         named = [(r, f) for r, f in candidates
                  if any(w in normalize(f.line_text)[: f.amount.start][-8:] for w in entities)]
+        if quoted:  # the figures beside the quoted one, not the same names' figures elsewhere
+            named = [(r, f) for r, f in named if any(a.yen in quoted for a in parse_amounts(f.chunk.text))]
         if named:
             candidates = named
+            split = self._shares(entities, [f for _, f in named])
+            if split:
+                return split
         elif q.kind:
             exact = [(r, f) for r, f in candidates if f.kind == q.kind
                      or (q.kind == "前年度" and q.years and f.year in q.years)]
@@ -319,6 +333,20 @@ class Answerer(Claims, Relevance):
         else:
             text = f"{subject}について、資料には「{clean(best.line_text)}」とあります。"
         return text, [best.chunk], best.amount.text
+
+    def _shares(self, entities: list[str], named: list[MoneyFact]):
+        """「JSTとAMEDでどう分かれる？」: each name's figure, all from one line of one passage."""
+        if len(set(entities)) < 2:
+            return None
+        for f in named:
+            line = normalize(f.line_text)
+            each = {w: next((g for g in named if g.chunk.id == f.chunk.id and g.line == f.line
+                             and w in line[: g.amount.start][-8:]), None) for w in dict.fromkeys(entities)}
+            if all(each.values()):
+                parts = "、".join(f"{w}は{g.amount.text}" for w, g in each.items())
+                return (f"{subject_of(f.chunk)}について、{parts}です（資料の記載：「{clean(f.line_text)}」）。",
+                        [f.chunk], f.line_text)
+        return None
 
     def _abbrev(self, q: Query, hits: list[Hit]):
         """Full name of an abbreviation, from the documents' own 「ABBR: 名称」/「名称（ABBR）」 forms."""
