@@ -13,24 +13,19 @@ from collections.abc import Callable
 from .claims import Claims
 from .described import described_chunks
 from .documents import document_date
-from .facts import MoneyFact, money_facts
 from .guard import numbers_supported
-from .japanese import compact, fiscal_years, normalize, parse_amounts, person_names, tokens, yen_to_oku
+from .japanese import compact, normalize, person_names, tokens
 from .models import Answer, Chunk, Citation, Hit
 from .passages import DAY, Unit, around, chunk_grams, clean, flat, gram_idf_table, grams, idf_table, question_grams
 from .passages import subject as subject_of
 from .passages import units as passage_units
 from .question import COMPARE as _COMPARE, Query, alternatives, analyze
+from .money import MONEY_WORDS, Money
 from .rank import names_in, rank_asked
 from .relevance import GENERIC_VERBS, Relevance
 from .retrieve import Searcher, expand_query
 
 ABSTAIN_TEXT = "資料には記載が見つかりませんでした。"
-#: words of a money question that say "how much", not what about
-_MONEY_WORDS = {"予算", "予算額", "金額", "額", "円", "いくら", "案", "要求", "要望", "補正", "前年度", "合計", "総額",
-                "全体", "計上", "付く", "積む", "投じる", "規模", "年間", "最大", "程度", "支援", "あたり", "当たり",
-                "措置", "出る", "もらえる", "受けられる", "受ける", "どの", "くらい", "課題", "一", "1", "年額", "分",
-                "合わせる", "合算", "足す"}
 #: A function naming the programs a text mentions, each as its list of names (official first).
 AliasLookup = Callable[[str], list[list[str]]]
 
@@ -38,7 +33,7 @@ _EN_PROGRAM_NAME = re.compile(r"(?:[A-Z][A-Za-z\-]+\s+(?:(?:and|for|of|the)\s+)?
 _PROGRAM_NAME = re.compile(r"[一-龯ァ-ヴーA-Za-z・]{3,}(?:事業|プログラム|制度|基金|イニシアティブ)")
 
 
-class Answerer(Claims, Relevance):
+class Answerer(Money, Claims, Relevance):
     """Turns a question into an ``Answer`` using a ``Searcher`` (and, when given, the alias table)."""
 
     def __init__(self, searcher: Searcher, *, aliases: AliasLookup | None = None,
@@ -243,111 +238,6 @@ class Answerer(Claims, Relevance):
             return self._yes_no(q, hits)
         return self._best_line(q, hits)
 
-    def _money(self, q: Query, hits: list[Hit]):
-        per_unit = q.qtype == "amount"
-        # 「JST分は？」: the figure written right after the name asked for, whatever its label; the
-        # topic's other passages that write that name are candidates too (after the hits)
-        entities = [w for w in re.findall(r"[A-Z][A-Z0-9]{1,}", q.text)
-                    if not any(w in n for n in self._topic_names)]
-        seen = {h.chunk.id for h in hits}
-        hits = hits + [Hit(c, 0.0) for c in self._pool if c.id not in seen and any(e in c.text for e in entities)]
-        # 「資料に出てくる30億円は…」: the passage that writes the figure quoted, nearest the topic first
-        quoted = {a.yen for a in parse_amounts(q.text)}
-        if quoted:
-            topic = {c.id for c in self._pool}
-            writes = [c for c in self.searcher.chunks if any(a.yen in quoted for a in parse_amounts(c.text))]
-            writes.sort(key=lambda c: c.id not in topic and not (
-                self._after.get(c.id, c).id in topic or self._before.get(c.id, c).id in topic))
-            seen = {h.chunk.id for h in hits}
-            hits = [Hit(c, 1.0) for c in writes[:1] if c.id not in seen] + hits
-        candidates: list[tuple[int, MoneyFact]] = []
-        other_years: list[str] = []
-        for rank, h in enumerate(hits):
-            for f in money_facts(h.chunk):
-                slash = "/" in normalize(f.line_text)
-                if per_unit and f.kind and not slash:
-                    continue  # a budget line does not answer "how much per project"
-                if not per_unit and not f.kind:
-                    # an unlabelled figure answers a budget question only when the words right
-                    # before it are what the question names (「JST:441億円」)
-                    before = normalize(f.line_text)[: f.amount.start][-12:] + " " + f.label
-                    if slash or self._overlap(q, before, self._attrs or q.content) == 0:
-                        continue
-                summed = f.kind == "合計" and set(q.years) <= set(fiscal_years(f.label))  # 「…及び令和5年度予算額の合計」
-                if q.years and not per_unit and f.year not in q.years and not summed and not (
-                        f.kind == "前年度" and f.year is not None and f.year + 1 in q.years and q.kind == "前年度"):
-                    if f.year and rank < 2:
-                        other_years.append(f"{_reiwa(f.year)}（{f.label}）")
-                    continue
-                candidates.append((rank, f))
-        if not candidates:
-            if other_years:
-                self._note = "資料にあるのは " + "、".join(dict.fromkeys(other_years)) + " の金額です。"
-            return None
-        named = [(r, f) for r, f in candidates
-                 if any(w in normalize(f.line_text)[: f.amount.start][-8:] for w in entities)]
-        if quoted:  # the figures beside the quoted one, not the same names' figures elsewhere
-            named = [(r, f) for r, f in named if any(a.yen in quoted for a in parse_amounts(f.chunk.text))]
-        if named:
-            candidates = named
-            split = self._shares(entities, [f for _, f in named])
-            if split:
-                return split
-        elif q.kind:
-            exact = [(r, f) for r, f in candidates if f.kind == q.kind
-                     or (q.kind == "前年度" and q.years and f.year in q.years)]
-            candidates = exact or ([] if q.kind in ("前年度", "補正") else candidates)
-        elif not per_unit:
-            # a supplementary budget is a different number: give it only when asked for
-            regular = [(r, f) for r, f in candidates if f.kind != "補正"]
-            candidates = regular or candidates
-        if not candidates:
-            return None
-
-        def score(rf: tuple[int, MoneyFact]) -> float:
-            rank, f = rf
-            s = 1.0 / (1 + rank)
-            if not q.kind and f.kind in ("案", "要求"):
-                s += 0.5
-            if per_unit and normalize(f.line_text)[f.amount.end:f.amount.end + 2].lstrip().startswith(("/", "／")):
-                s += 0.5  # 「3,000万円/年」 is a sum per unit, what "per project / per person" asks
-            before = normalize(f.line_text)[: f.amount.start][-12:]
-            s += 0.8 * self._overlap(q, before + " " + f.label, self._attrs or q.content)
-            s += 0.5 * self._overlap(q, f.chunk.program + " " + f.chunk.section + " " + f.line_text)
-            return s
-
-        best = max(candidates, key=score)[1]
-        context = f"{best.label} {best.chunk.context_text}"
-        if not self._covers(q, [a for a in self._attrs if a not in _MONEY_WORDS], context):
-            return None
-        subject = subject_of(best.chunk)
-        amount = best.amount.text
-        conv = f"（{yen_to_oku(best.amount.yen)}）" if "百万円" in amount and best.amount.yen >= 10**8 else ""
-        if best.kind:
-            label = best.label
-            if best.kind == "前年度" and best.year:
-                label = f"{best.label}（{_reiwa(best.year)}）"
-            text = f"{subject}の{label}は{amount}{conv}です。"
-        elif best.label:
-            text = f"{subject}の{best.label}は{amount}です（資料の記載：「{clean(best.line_text)}」）。"
-        else:
-            text = f"{subject}について、資料には「{clean(best.line_text)}」とあります。"
-        return text, [best.chunk], best.amount.text
-
-    def _shares(self, entities: list[str], named: list[MoneyFact]):
-        """「JSTとAMEDでどう分かれる？」: each name's figure, all from one line of one passage."""
-        if len(set(entities)) < 2:
-            return None
-        for f in named:
-            line = normalize(f.line_text)
-            each = {w: next((g for g in named if g.chunk.id == f.chunk.id and g.line == f.line
-                             and w in line[: g.amount.start][-8:]), None) for w in dict.fromkeys(entities)}
-            if all(each.values()):
-                parts = "、".join(f"{w}は{g.amount.text}" for w, g in each.items())
-                return (f"{subject_of(f.chunk)}について、{parts}です（資料の記載：「{clean(f.line_text)}」）。",
-                        [f.chunk], f.line_text)
-        return None
-
     def _abbrev(self, q: Query, hits: list[Hit]):
         """Full name of an abbreviation, from the documents' own 「ABBR: 名称」/「名称（ABBR）」 forms."""
         asked = re.search(r"([A-Za-z][A-Za-z0-9\-]+)\s*(?:は|って|とは|の正式|の略|の日本語|stand|の英語)", q.text)
@@ -405,7 +295,7 @@ class Answerer(Claims, Relevance):
         verdicts: dict[tuple[str, str], bool] = {}
         money = q.qtype in ("budget", "amount")
         # as for _money: 「総額はいくら」 says how much, not what about
-        attrs = [a for a in self._attrs if a not in _MONEY_WORDS] if money else self._attrs
+        attrs = [a for a in self._attrs if a not in MONEY_WORDS] if money else self._attrs
         # the names asked about (九州大学) are for the passage to name; the line must say the rest
         names = {t for n in list(q.proper) + re.findall(r"[一-龯ァ-ヴ]+(?:大学|研究所|研究機構)", q.text)
                  for t in tokens(n)}
@@ -487,7 +377,3 @@ _START = re.compile(r"から|より|以降|始ま|開始|since", re.I)
 _STARTED = re.compile(r"(年度|年|月)\s*(より|から)\s*(開始|実施|始ま)|開始\s*[:：]|(年度|年)\s*~")
 #: a question for a person, with the role asked about (「研究者は誰？」)
 _WHO = re.compile(r"(?:([一-龯ァ-ヴー]{1,12})(?:は|が|って))?(?:誰|だれ|どなた)|\bwho\b", re.I)
-
-
-def _reiwa(year: int) -> str:
-    return f"令和{year - 2018}年度" if year > 2018 else f"平成{year - 1988}年度"
