@@ -179,6 +179,7 @@ def test_a_contrasting_follow_up_is_answered(assistant):
 LINES = {
     "a numbered name picks its own line, not its sibling's": ("ホライズン・ヨーロッパの柱2の予算は？", "535億€", "136億€"),
     "a compound asked for is not answered by another of the same head": ("EXPERT-Jの事業期間は？", "3年間", "公募期間"),
+    "universities asked in 校 are counted in 大学 too": ("EXPERT-Jで採択された大学は何校？", "11大学", "申請校(6)"),
 }
 
 

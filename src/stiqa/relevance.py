@@ -18,6 +18,8 @@ from .rank import expand, names_in
 
 #: verbs that say something was done, not what: 「いつから行われていますか」 asks only when
 GENERIC_VERBS = {"行う", "実施", "やる", "為る", "する"}
+#: counters that count the same things
+_SAME_COUNTER = {"校": "校|大学", "人": "人|名", "名": "名|人"}
 #: a count, or the number in a table cell beside its row name (「量子\t15」)
 _TABLE_COUNT = re.compile(COUNT_UNIT.pattern + r"|(?<=\t)\s*\d[\d,]*\s*(?=\t|$)")
 
@@ -147,7 +149,8 @@ class Relevance:
             # 「何大学」 is answered by a count in 大学 (13大学), not in 校 (a table cell has none);
             # 「何年度の…を何人」 asks two things, and the line with both answers it
             for counter in re.findall(r"何\s*(件|人|名|か国|校|大学|課題|年度|年間|か月|分野|機関|年)", q.text):
-                if row_count or re.search(rf"\d\s*{counter}|{counter}\s*\(\s*\d", norm):
+                same = _SAME_COUNTER.get(counter, counter)  # 何校 is counted in 大学 too (11大学), 何大学 not in 校
+                if row_count or re.search(rf"\d\s*({same})|({same})\s*\(\s*\d", norm):
                     s += 0.5
         cue = TYPE_WORDS.get(q.qtype)
         if cue is not None and cue.search(normalize(u.label + " " + u.text)):
