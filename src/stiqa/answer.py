@@ -9,24 +9,23 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
-from .facts import MoneyFact, money_facts
+from .claims import Claims
+from .described import described_chunks
+from .documents import document_date
 from .guard import numbers_supported
-from .japanese import compact, format_yen, normalize, tokens, yen_to_oku
-from .passages import (COUNT_UNIT, DATE, MONEY, PERIOD, TYPE_WORDS, Unit, chunk_grams, clean, contains, grams,
-                       flat, idf_table, is_label)
+from .japanese import compact, normalize, person_names, tokens
+from .models import Answer, Chunk, Citation, Hit
+from .passages import DAY, Unit, around, chunk_grams, clean, flat, gram_idf_table, grams, idf_table, question_grams
 from .passages import subject as subject_of
 from .passages import units as passage_units
-from .models import Answer, Chunk, Citation, Hit
 from .question import COMPARE as _COMPARE, Query, alternatives, analyze
+from .money import MONEY_WORDS, Money
+from .rank import names_in, rank_asked
+from .relevance import GENERIC_VERBS, Relevance
 from .retrieve import Searcher, expand_query
 
 ABSTAIN_TEXT = "資料には記載が見つかりませんでした。"
-#: words of a money question that say "how much", not what about
-_MONEY_WORDS = {"予算", "予算額", "金額", "額", "円", "いくら", "案", "要求", "要望", "補正", "前年度", "合計", "総額",
-                "全体", "計上", "付く", "積む", "投じる", "規模", "年間", "最大", "程度", "支援", "あたり", "当たり",
-                "措置", "出る", "もらえる", "受けられる", "受ける", "どの", "くらい", "課題", "一", "1", "年額", "分"}
 #: A function naming the programs a text mentions, each as its list of names (official first).
 AliasLookup = Callable[[str], list[list[str]]]
 
@@ -34,7 +33,7 @@ _EN_PROGRAM_NAME = re.compile(r"(?:[A-Z][A-Za-z\-]+\s+(?:(?:and|for|of|the)\s+)?
 _PROGRAM_NAME = re.compile(r"[一-龯ァ-ヴーA-Za-z・]{3,}(?:事業|プログラム|制度|基金|イニシアティブ)")
 
 
-class Answerer:
+class Answerer(Money, Claims, Relevance):
     """Turns a question into an ``Answer`` using a ``Searcher`` (and, when given, the alias table)."""
 
     def __init__(self, searcher: Searcher, *, aliases: AliasLookup | None = None,
@@ -44,6 +43,18 @@ class Answerer:
         self.finder = finder
         self.k = k
         self.idf = idf_table(searcher.chunks)
+        self.gram_idf = gram_idf_table(searcher.chunks)
+        self._qgrams: set[str] = set()
+        self._list_of = ""  # a yes/no about one of a kind (大学) prefers the line listing them
+        self._by_description: dict[tuple[str, ...], set[str]] = {}
+        self._pool: list[Chunk] = []  # every chunk about the question's topic
+        self._numbered: list[tuple[str, str]] = []
+        self._compounds: list[str] = []
+        self._groups: list[list[str]] = []
+        # reading order of each file: a slide's figure or list may sit in the chunk next door
+        order = sorted(searcher.chunks, key=lambda c: (c.source, c.line_start))
+        self._after = {a.id: b for a, b in zip(order, order[1:]) if a.source == b.source}
+        self._before = {b.id: a for a, b in zip(order, order[1:]) if a.source == b.source}
         self._attrs: list[str] = []
         self._topic_names: set[str] = set()
         self._skip_proper: set[str] = set()
@@ -68,14 +79,29 @@ class Answerer:
             ans.latency_ms = (time.perf_counter() - t0) * 1000
             ans.interpretation = interpretation
             return ans
-        alias_terms = [n for g in groups for n in g[1:]]
-        bm25_query = expand_query(q.text) + (" " + " ".join(alias_terms) if alias_terms else "")
-        hits = self.searcher.search(q.text, max(self.k, 8), bm25_query=bm25_query)
-        hits = self._focus(q, hits, groups)
-        self._attrs = self._attributes(q, groups)
-        self._note = ""
-        self._topic_names = {n for g in groups for n in g}
-        result = self._dispatch(q, hits, groups) if hits else None
+        dated = document_date(q.text, self.searcher.chunks) if not groups else None
+        if dated:  # 「この資料はいつ付け？」: the document's own date line
+            hits, result = [], (dated[0], [dated[1]], dated[2])
+        else:
+            alias_terms = [n for g in groups for n in g[1:]]
+            bm25_query = expand_query(q.text) + (" " + " ".join(alias_terms) if alias_terms else "")
+            hits = self.searcher.search(q.text, max(self.k, 8), bm25_query=bm25_query)
+            hits = self._focus(q, hits, groups)
+            self._attrs = self._attributes(q, groups)
+            self._note = ""
+            self._topic_names = {n for g in groups for n in g}
+            self._groups = groups
+            self._qgrams = set() if q.english else question_grams(q.text, self._topic_names)
+            # 「柱2」「タイプB」: a name with its number or letter (not a year, not an amount)
+            self._numbered = [(w, d) for w, d in re.findall(r"([一-龯ァ-ヴー]{1,6})\s*(\d{1,2}|[A-Z])(?![\d年月日件人億万円%])", q.text)
+                              if not re.search(r"令和|平成|昭和|年度", w)]
+            # the question's own compound nouns (事業期間), once the topic's names are taken out
+            rest = q.text
+            for n in sorted(self._topic_names, key=len, reverse=True):
+                rest = rest.replace(normalize(n), " ")
+            self._compounds = [c for c in re.findall(r"(?<![一-龯])[一-龯]{4,}(?![一-龯])", rest)
+                               if not any(p in c for p in q.proper)]  # 大阪大学 is a name, not an attribute
+            result = self._dispatch(q, hits, groups) if hits else None
         if result is None:
             ans = self._abstain(question, hits)
             missing = [t for t in q.salient if not any(compact(t) in flat(c) for c in self.searcher.chunks)]
@@ -122,20 +148,63 @@ class Answerer:
             if not any(compact(term) in c or c in compact(term) for c in covered):
                 must.append([term])
         if not must:
+            self._pool = []
             return hits[: self.k]
         def about(chunk: Chunk, names: list[str]) -> bool:
             hay = flat(chunk, context=True)
-            return any(compact(n) in hay for n in names)
+            return any(compact(n) in hay for n in names) or chunk.id in self._described(names)
         kept = [h for h in hits if all(about(h.chunk, names) for names in must)]
+        # every chunk that names the topic, in BM25 order: beyond the fused top-k
+        # (with the paraphrases of the asked words: 始まる finds 開始)
+        said = " ".join(a for t in self._attributes(q, groups) for a in alternatives(t)[1:])
+        scores = self.searcher.bm25_scores(q.text + " " + " ".join(n for g in must for n in g) + " " + said)
+        pool = [i for i, c in enumerate(self.searcher.chunks) if all(about(c, names) for names in must)]
+        pool.sort(key=lambda i: -scores[i])
+        self._pool = [self.searcher.chunks[i] for i in pool]
         if len(kept) < 3:
-            # look beyond the fused top-k: every chunk that names the topic, in BM25 order
-            scores = self.searcher.bm25_scores(q.text + " " + " ".join(n for g in must for n in g))
-            pool = [i for i, c in enumerate(self.searcher.chunks) if all(about(c, names) for names in must)]
-            pool.sort(key=lambda i: -scores[i])
             seen = {h.chunk.id for h in kept}
             kept += [Hit(self.searcher.chunks[i], float(scores[i])) for i in pool
                      if self.searcher.chunks[i].id not in seen][: self.k - len(kept)]
-        return kept[: self.k]
+        kept = self._neighbours(kept[: self.k])
+        # the topic's passages the fused search ranked low still offer their lines, after the rest
+        # (「令和5年度より開始している「…(ASPIRE)」」 sits on another program's slide)
+        seen = {h.chunk.id for h in kept}
+        extra = [c for c in self._pool if c.id not in seen]
+        if q.qtype == "date" and _START.search(q.text):
+            # 「いつから」: a passage that dates a start (「令和5年度より開始」) comes first
+            extra.sort(key=lambda c: not _STARTED.search(normalize(c.text)))
+        return kept + [Hit(c, 0.0) for c in extra][:3]
+
+    def _speaks_of_topic(self, u: Unit) -> bool:
+        """A line of another program's slide that mentions the topic speaks of it only when it
+        names it (「令和5年度より開始している「…(ASPIRE)」」 is no answer about LOTUS)."""
+        head = compact(f"{u.chunk.title} {u.chunk.section} {u.chunk.program}")
+        line = compact(f"{u.label} {u.text}")
+        for g in self._groups:
+            if any(compact(n) in head for n in g) or u.chunk.id in self._described(g):
+                continue
+            if not any(compact(n) in line for n in g):
+                return False
+        return True
+
+    def _described(self, names: list[str]) -> set[str]:
+        """Chunks of slides that name the program only by its description (computed once)."""
+        key = tuple(names)
+        if key not in self._by_description:
+            self._by_description[key] = described_chunks(names, self.searcher.chunks)
+        return self._by_description[key]
+
+    def _neighbours(self, hits: list[Hit]) -> list[Hit]:
+        """The top hits' neighbours in the same program, after the hits: a slide's title, its
+        figure and its list can land in adjacent chunks (「柱 2:535億€」 above its caption)."""
+        seen = {h.chunk.id for h in hits}
+        extra: list[Hit] = []
+        for h in hits[:3]:
+            for n in (self._before.get(h.chunk.id), self._after.get(h.chunk.id)):
+                if n is not None and n.id not in seen and n.program == h.chunk.program:
+                    seen.add(n.id)
+                    extra.append(Hit(n, 0.0))
+        return hits + extra
 
     # ------------------------------------------------------------ by question type
 
@@ -144,7 +213,9 @@ class Answerer:
             # the figures to compare sit on the budget lines: look there too
             more = self.searcher.search(q.text + " 予算額 前年度予算額", max(self.k, 8),
                                         bm25_query=q.text + " 予算額 前年度予算額")
-            got = self._compare(q, hits + self._focus(q, more, groups))
+            # the search's own hits first, then the budget lines, then the passages added around them
+            found = [h for h in hits if h.score] + self._focus(q, more, groups) + [h for h in hits if not h.score]
+            got = self._compare(q, found)
             if got:
                 return got
         if q.qtype == "abbrev" or (q.qtype == "fact" and re.search(r"とは|って何|どういう|どんな|what is|what does", q.text, re.I)
@@ -159,102 +230,13 @@ class Answerer:
             if q.qtype == "budget" and (q.years or q.kind in ("前年度", "補正")):
                 return None  # the year or kind asked for is not in the documents: never guess
 
+        if q.qtype in ("fact", "count") and rank_asked(q.text):
+            got = self._ranking(q, hits)
+            if got:
+                return got
         if q.qtype == "negative":
             return self._yes_no(q, hits)
         return self._best_line(q, hits)
-
-    def _compare(self, q: Query, hits: list[Hit]):
-        """前年度と比べて: both figures cited; the difference is stiqa's arithmetic, labelled so."""
-        for h in hits:
-            facts = money_facts(h.chunk)
-            cur = next((f for f in facts if f.kind in ("案", "要求")), None)
-            prev = next((f for f in facts if f.kind == "前年度"), None)
-            if not (cur and prev):
-                continue
-            diff = cur.amount.yen - prev.amount.yen
-            if diff == 0:
-                change = "前年度と同額です"
-            else:
-                word = "増" if diff > 0 else "減"
-                # in the unit the documents use for both figures (52百万円, not 5,200万円)
-                same = "百万円" in cur.amount.text and "百万円" in prev.amount.text and diff % 10**6 == 0
-                amount = f"{abs(diff) // 10**6:,}百万円" if same else format_yen(abs(diff))
-                change = f"前年度から{amount}の{word}です（stiqaによる計算）"
-            text = (f"{subject_of(h.chunk)}の{cur.label}は{cur.amount.text}、{prev.label}は{prev.amount.text}で、"
-                    f"{change}。")
-            return text, [h.chunk], cur.line_text
-        return None
-
-    def _money(self, q: Query, hits: list[Hit]):
-        per_unit = q.qtype == "amount"
-        candidates: list[tuple[int, MoneyFact]] = []
-        other_years: list[str] = []
-        for rank, h in enumerate(hits):
-            for f in money_facts(h.chunk):
-                slash = "/" in normalize(f.line_text)
-                if per_unit and f.kind and not slash:
-                    continue  # a budget line does not answer "how much per project"
-                if not per_unit and not f.kind:
-                    # an unlabelled figure answers a budget question only when the words right
-                    # before it are what the question names (「JST:441億円」)
-                    before = normalize(f.line_text)[: f.amount.start][-12:] + " " + f.label
-                    if slash or self._overlap(q, before, self._attrs or q.content) == 0:
-                        continue
-                if q.years and not per_unit and f.year not in q.years and not (
-                        f.kind == "前年度" and f.year is not None and f.year + 1 in q.years and q.kind == "前年度"):
-                    if f.year and rank < 2:
-                        other_years.append(f"{_reiwa(f.year)}（{f.label}）")
-                    continue
-                candidates.append((rank, f))
-        if not candidates:
-            if other_years:
-                self._note = "資料にあるのは " + "、".join(dict.fromkeys(other_years)) + " の金額です。"
-            return None
-        # 「JST分は？」: the figure written right after the name asked for, whatever its label
-        entities = [w for w in re.findall(r"[A-Z][A-Z0-9]{1,}", q.text)
-                    if not any(w in n for n in self._topic_names)]
-        named = [(r, f) for r, f in candidates
-                 if any(w in normalize(f.line_text)[: f.amount.start][-8:] for w in entities)]
-        if named:
-            candidates = named
-        elif q.kind:
-            exact = [(r, f) for r, f in candidates if f.kind == q.kind
-                     or (q.kind == "前年度" and q.years and f.year in q.years)]
-            candidates = exact or ([] if q.kind in ("前年度", "補正") else candidates)
-        elif not per_unit:
-            # a supplementary budget is a different number: give it only when asked for
-            regular = [(r, f) for r, f in candidates if f.kind != "補正"]
-            candidates = regular or candidates
-        if not candidates:
-            return None
-
-        def score(rf: tuple[int, MoneyFact]) -> float:
-            rank, f = rf
-            s = 1.0 / (1 + rank)
-            if not q.kind and f.kind in ("案", "要求"):
-                s += 0.5
-            before = normalize(f.line_text)[: f.amount.start][-12:]
-            s += 0.8 * self._overlap(q, before + " " + f.label, self._attrs or q.content)
-            s += 0.5 * self._overlap(q, f.chunk.program + " " + f.chunk.section + " " + f.line_text)
-            return s
-
-        best = max(candidates, key=score)[1]
-        context = f"{best.label} {best.chunk.context_text}"
-        if not self._covers(q, [a for a in self._attrs if a not in _MONEY_WORDS], context):
-            return None
-        subject = subject_of(best.chunk)
-        amount = best.amount.text
-        conv = f"（{yen_to_oku(best.amount.yen)}）" if "百万円" in amount and best.amount.yen >= 10**8 else ""
-        if best.kind:
-            label = best.label
-            if best.kind == "前年度" and best.year:
-                label = f"{best.label}（{_reiwa(best.year)}）"
-            text = f"{subject}の{label}は{amount}{conv}です。"
-        elif best.label:
-            text = f"{subject}の{best.label}は{amount}です（資料の記載：「{clean(best.line_text)}」）。"
-        else:
-            text = f"{subject}について、資料には「{clean(best.line_text)}」とあります。"
-        return text, [best.chunk], best.amount.text
 
     def _abbrev(self, q: Query, hits: list[Hit]):
         """Full name of an abbreviation, from the documents' own 「ABBR: 名称」/「名称（ABBR）」 forms."""
@@ -284,51 +266,62 @@ class Answerer:
                 return text, used[:3], main
         return None
 
-    def _yes_no(self, q: Query, hits: list[Hit]):
-        """Yes/no about a named organisation: say whether the passage on the topic names it."""
-        entities = re.findall(r"[一-龯ァ-ヴA-Za-z]{1,}(?:大学|研究所|研究機構)", q.text)
-        if not entities:
-            # a claim to check (「1年間受け入れられますか」): state what the documents say about it
-            as_type = "period" if re.search(r"\d+\s*(年|か月|ヶ月|週間)", q.text) else "fact"
-            return self._best_line(replace(q, qtype=as_type), hits, need=0.2)
-        entity = entities[0]
-        ent_tokens = set(tokens(entity))
-        saved = self._attrs
-        self._attrs = [a for a in saved if a not in ent_tokens]
-        self._skip_proper = {p for p in q.proper if p in entity}
-        try:
-            found = self._best_line(q, hits, top=2)
-        finally:
-            self._attrs = saved
-            self._skip_proper = set()
-        if found is None:
-            return None
-        text, used, span = found
-        if any(contains(c.text, entity) for c in used):
-            return f"はい。{text}", used, span
-        return f"いいえ、資料の該当箇所に{entity}は挙げられていません。{text}", used, span
-
     def _best_line(self, q: Query, hits: list[Hit], top: int = 1, need: float = 0.34):
-        units = passage_units(hits)
-        want = {"count": COUNT_UNIT, "period": PERIOD, "date": DATE, "amount": MONEY,
-                "budget": MONEY}.get(q.qtype)
+        units = passage_units(hits, lambda c: self._after.get(c.id))
+        want = self._figure(q)
         if q.qtype == "amount":
             # a program's total budget does not answer "how much per project / per person"
             units = [u for u in units if not re.search(r"予算額|要求|要望額|補正", u.text)]
         if want is not None:
             # a count question is answered by a line with a count (or a table cell with a number)
             units = [u for u in units if want.search(normalize(u.text))
-                     or (q.qtype == "count" and re.search(r"\t\s*\d", u.text))]
+                     or (q.qtype == "count" and re.search(r"\t\s*\d[\d,]*\s*(\t|$)", u.text))]
+        who = _WHO.search(q.text)
+        if who and q.qtype == "fact" and not re.search(r"対象|資格|応募", who.group(1) or ""):  # 対象者は誰 asks who is eligible
+            # 「…は誰？」 is answered by a line naming a person, in the role asked about when the
+            # role is specific (文部科学大臣, not a 文部科学大臣表彰 award)
+            role = "" if re.fullmatch(r"(研究者|人|方|人物|者|代表者)", who.group(1) or "") else who.group(1) or ""
+            units = [u for u in units if person_names(u.text)
+                     and (not role or re.search(re.escape(role) + r"(?![一-龯])", normalize(u.label + u.text)))]
+            named = 0.5  # a bare name line 「上田 宏（東京工業大学 教授）」 is the answer here, not a label
+        else:
+            named = 0.0
+        if q.qtype == "date" and re.search(r"何日|何月何|what date|which day", q.text, re.I):
+            units = [u for u in units if DAY.search(normalize(u.text))] or units  # 「何年何月何日」 asks for a day
         if not units:
             return None
-        scored = [(self._score(q, u), u) for u in units]
+        scored = [(self._score(q, u) + named, u) for u in units]
         scored.sort(key=lambda su: -su[0])
-        score, best = scored[0]
-        context = f"{best.label} {best.chunk.context_text}"
-        if score < 0.55 or not self._covers(q, self._attrs, context, need):
+        verdicts: dict[tuple[str, str], bool] = {}
+        money = q.qtype in ("budget", "amount")
+        # as for _money: 「総額はいくら」 says how much, not what about
+        attrs = [a for a in self._attrs if a not in MONEY_WORDS] if money else self._attrs
+        # the names asked about (九州大学) are for the passage to name; the line must say the rest
+        names = {t for n in list(q.proper) + re.findall(r"[一-龯ァ-ヴ]+(?:大学|研究所|研究機構)", q.text)
+                 for t in tokens(n)}
+
+        def covered(u: Unit) -> bool:
+            key = (u.chunk.id, u.label)
+            if key not in verdicts:
+                verdicts[key] = self._covers(q, attrs, f"{u.label} {u.chunk.context_text}", need)
+            # the line itself (with its label and heading) says something of what is asked
+            own = f"{u.label} {u.text} {u.chunk.section.rsplit(' > ', 1)[-1]} {around(u)}"
+            asked = [a for a in attrs if a not in GENERIC_VERBS and a not in names]
+            return verdicts[key] and self._speaks_of_topic(u) and (
+                q.english or not asked or self._overlap(q, own, asked) > 0)
+
+        # the best line of a passage that speaks of what is asked (a higher-scoring line of a
+        # passage about something else does not make the answer unknown); a sum of money is
+        # never taken from further down: only the best money line may answer
+        candidates = scored[:1] if money else scored
+        at = next((i for i, (sc, u) in enumerate(candidates) if sc >= 0.55 and covered(u)), None)
+        if at is None:
             return None
-        if q.qtype == "fact" and top == 1:
-            top = 2 if len(scored) > 1 and scored[1][0] >= 0.85 * score else 1
+        scored = scored[at:]
+        score, best = scored[0]
+        if top == 1 and len(scored) > 1:
+            # a fact may take two close lines; any answer quotes both of two lines it cannot tell apart
+            top = 2 if scored[1][0] >= (0.85 if q.qtype == "fact" else 0.999) * score else 1
         if top > 1:  # a second line from the same passage, e.g. the count beside a list
             extra = next((u for _, u in scored[1:] if u.chunk.id == best.chunk.id and u.line != best.line), None)
             if extra is not None:
@@ -351,7 +344,7 @@ class Answerer:
             text = f"{subject}の{clean(best.label).strip('【】■●◆ ')}は「{line}」です。"
         else:
             text = f"{subject}について、資料には「{line}」とあります。"
-        return text, [best.chunk], line
+        return text, [best.chunk] + ([best.more] if best.more else []), line
 
     @staticmethod
     def _table_pair(q: Query, cells: list[str]) -> tuple[str, str] | None:
@@ -359,84 +352,9 @@ class Answerer:
         if len(cells) < 2:
             return None
         for i, cell in enumerate(cells[:-1]):
-            if len(cell) >= 2 and compact(cell) in compact(q.text) and re.fullmatch(r"[\d,.]+", cells[i + 1].strip()):
+            if len(cell) >= 2 and names_in(q.text, cell) and re.fullmatch(r"[\d,.]+", cells[i + 1].strip()):
                 return cell.strip(), cells[i + 1].strip()
         return None
-
-    # ------------------------------------------------------------ scoring
-
-    def _overlap(self, q: Query, text: str, words: list[str] | tuple[str, ...] | None = None) -> float:
-        """Share of the question's content words (weighted by rarity) that the text contains."""
-        words = q.content if words is None else words
-        if not words:
-            return 0.0
-        have = set(tokens(text))
-        weights = {t: self.idf.get(t, 3.0) for t in words}
-        total = sum(weights.values()) or 1.0
-        return sum(w for t, w in weights.items() if any(a in have for a in alternatives(t))) / total
-
-    def _attributes(self, q: Query, groups: list[list[str]]) -> list[str]:
-        """The question's words about *what* it asks, once the program names are taken out."""
-        topic = set()
-        for g in groups:
-            for n in g:
-                topic.update(tokens(n))
-        for term in q.salient:
-            topic.update(tokens(term))
-        return [t for t in q.content if t not in topic]
-
-    def _covers(self, q: Query, attrs: list[str], text: str, need: float = 0.34) -> bool:
-        """Does a passage speak of what is asked (rarity-weighted share of the asked words)?
-
-        English questions are matched on names only: their words are not in the Japanese text.
-        """
-        flat = compact(text)
-        # rare names only (中国 yes, 日本 no): a name on every other slide decides nothing
-        names = [p for p in q.proper if not any(p in n for n in self._topic_names)
-                 and p not in self._skip_proper and self.idf.get(tokens(p)[0] if tokens(p) else p, 9.0) > 2.5]
-        if any(all(compact(a) not in flat for a in alternatives(p)) for p in names):
-            return False  # the passage is about something else (中国 asked, フランス found)
-        if q.english or not attrs:
-            return True
-        have = set(tokens(text))
-        weights = {t: self.idf.get(t, 4.0) for t in attrs}
-        total = sum(weights.values()) or 1.0
-        # substring too: the analyser may cut 「1課題」 and 「課題」 differently
-        found = sum(w for t, w in weights.items()
-                    if any(a in have or ((len(a) >= 2 or "\u4e00" <= a <= "\u9fff") and a in flat)
-                           for a in alternatives(t)))
-        return found / total >= need
-
-    def _score(self, q: Query, u: Unit) -> float:
-        norm = normalize(u.text)
-        s = 0.6 / (1 + 0.5 * u.rank)
-        # the topic is settled by focus; within it, the line that says what is asked wins
-        # words about what is asked; with none (「SICORPっていつから？」) the type's cue words decide
-        s += 1.0 * self._overlap(q, u.label + " " + u.text, self._attrs)
-        s += 0.3 * self._overlap(q, u.chunk.section + " " + u.chunk.program)
-        want = {"count": COUNT_UNIT, "period": PERIOD, "date": DATE, "amount": MONEY,
-                "budget": MONEY}.get(q.qtype)
-        if want is not None:
-            row_count = q.qtype == "count" and re.search(r"\t\s*\d", u.text)
-            s += 0.6 if want.search(norm) or row_count else -0.4
-        cue = TYPE_WORDS.get(q.qtype)
-        if cue is not None and cue.search(normalize(u.label + " " + u.text)):
-            s += 0.4
-        # a specific name the question asks about (a country, a field), in the line itself
-        specific = [t for t in q.salient if t not in self._topic_names]
-        if any(contains(u.text, t) for t in specific):
-            s += 0.8
-        cells = [c.strip() for c in re.split(r"\t+", u.text) if c.strip()]
-        if len(cells) >= 2:
-            # a table row whose key cell the question names is the row it asks about
-            named = [c for c in cells if len(c) >= 2 and not re.fullmatch(r"[\d,.]+", c) and compact(c) in compact(q.text)]
-            if named:
-                s += 0.8
-        if len(norm) < 6 and not u.label:
-            s -= 0.5
-        if is_label(u.text) and not re.search(r"\d", norm):
-            s -= 0.3  # a bare heading or label is not an answer
-        return s
 
     # ------------------------------------------------------------ guard and abstain
 
@@ -454,5 +372,8 @@ class Answerer:
         return Answer(question, text, [], True, related=related)
 
 
-def _reiwa(year: int) -> str:
-    return f"令和{year - 2018}年度" if year > 2018 else f"平成{year - 1988}年度"
+#: a question for a start, and a passage that dates one
+_START = re.compile(r"から|より|以降|始ま|開始|since", re.I)
+_STARTED = re.compile(r"(年度|年|月)\s*(より|から)\s*(開始|実施|始ま)|開始\s*[:：]|(年度|年)\s*~")
+#: a question for a person, with the role asked about (「研究者は誰？」)
+_WHO = re.compile(r"(?:([一-龯ァ-ヴー]{1,12})(?:は|が|って))?(?:誰|だれ|どなた)|\bwho\b", re.I)

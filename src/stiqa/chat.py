@@ -23,6 +23,36 @@ _ATTRIBUTE = re.compile(r"予算|件数|人数|期間|支援額|対象者|開始
 _EN_PRONOUN = re.compile(r"\b(its|it|this program|that program|the program|this scheme)\b", re.I)
 
 
+def _swap(previous: str, phrase: str) -> str:
+    """The previous question with its noun of the same kind replaced by ``phrase`` ('' if none).
+
+    Two nouns are of a kind when they end alike (導入支援 / 本格支援, 大学院生 / 博士研究員 do not).
+    """
+    m = re.fullmatch(r"([一-龯ァ-ヴー]{3,})(は|では|だと|の場合は?|って)?[？?。]*", phrase.strip())
+    if not m:
+        return ""
+    new = m.group(1)
+    head = new[-2:]
+    for old in re.findall(r"[一-龯ァ-ヴー]{3,}", previous):
+        if old != new and old.endswith(head) and len(old) <= len(new) + 2:
+            return previous.replace(old, new, 1)
+    return ""
+
+
+_RANK_PHRASE = re.compile(r"(一番|最も|もっとも)(?=多|大き|高|少な)|\d+番目に?(?=多|大き|高|少な)")
+
+
+def _reorder(previous: str, question: str) -> str:
+    """The previous ranking question asked for the place in ``question`` ('' if not one)."""
+    from .rank import rank_asked
+
+    asked, before = rank_asked(question), rank_asked(previous)
+    m = _RANK_PHRASE.search(normalize(previous))
+    if not (asked and before and m) or len(question) > 12:
+        return ""
+    return normalize(previous)[:m.start()] + f"{asked[0]}番目に" + normalize(previous)[m.end():]
+
+
 def _short_name(group: list[str]) -> str:
     """How to name a program in a rewritten question: its abbreviation when it has one."""
     ascii_names = [n for n in group if re.fullmatch(r"[A-Za-z][A-Za-z0-9\- ]{1,20}", n)]
@@ -85,6 +115,12 @@ class Conversation:
             body = f"{name}の{body}"
         else:
             return q, []
+        # 「導入支援は？」 after 「本格支援だと1人あたり年間いくら？」: the same question about the other one
+        swapped = _swap(self.turns[-1].resolved, _OPENERS.sub("", q)) if elliptic and self.turns else ""
+        # 「2番目は？」 after 「…で一番多いのは？」: the same ranking, another place
+        swapped = swapped or (_reorder(self.turns[-1].resolved, q) if elliptic and self.turns else "")
+        if swapped:
+            return swapped, prev
         # 「前年度は？」 after a budget question keeps the attribute that was asked
         if elliptic and self.turns:
             last = _ATTRIBUTE.search(self.turns[-1].resolved)

@@ -103,6 +103,22 @@ def proper_nouns(text: str) -> list[str]:
     return out
 
 
+def person_names(text: str) -> list[str]:
+    """People's names (a surname, then a given name: 「上田 宏」), as written."""
+    out, cur = [], []
+    for m in _tokenizer().tokenize(normalize(text)[:4000]):
+        pos = m.part_of_speech()
+        if pos[1] == "固有名詞" and pos[2] == "人名":
+            cur.append(m.surface())
+        elif m.surface().strip() or not cur:
+            if len(cur) >= 2:
+                out.append(" ".join(cur))
+            cur = []
+    if len(cur) >= 2:
+        out.append(" ".join(cur))
+    return out
+
+
 def tokens(text: str) -> list[str]:
     """Content-word tokens (Sudachi normalised forms, particles and auxiliaries dropped).
 

@@ -12,32 +12,37 @@ _CUES: list[tuple[str, re.Pattern[str]]] = [
     ("finder", re.compile(r"どの(事業|制度|プログラム|支援)|合う(事業|制度|プログラム|もの)|向いて|使える(事業|制度|プログラム)?[？?]|"
                           r"制度(は|って)?ある|プログラム(は|って)?ある|事業(は|って)?ある|応募できる|おすすめ|"
                           r"(できる|使える|合う|向いている|利用できる|参加できる)(制度|事業|プログラム|支援)|"
-                          r"(使える|利用できる)?(制度|支援|支援策)は[？?]?$|(し|行き|受け入れ|呼び|参加し|招き)たい[。.！!]?\s*$|"
+                          r"(使える|利用できる)(制度|支援|支援策)は[？?]?$|^(制度|支援策)は[？?]?$|(し|行き|受け入れ|呼び|参加し|招き)たい[。.！!]?\s*$|"
                           r"which program|what program|suit|is there a program|any program", re.I)),
     ("abbrev", re.compile(r"正式(名称|名|には)|何の略|略称|の略|フルネーム|略語|何という(事業|制度|名前|機関|組織)|"
                           r"日本語で|何と(書|言|呼)|stand for|full name|abbreviat", re.I)),
     ("period", re.compile(r"期間|何年間|何か月|何ヶ月|何カ月|どのくらいの間|どれくらいの間|how long|duration|何週間|"
                           r"何年まで|最大何年", re.I)),
-    ("amount", re.compile(r"支援額|単価|支援規模|(?<!地球)規模|1課題|一課題|課題あたり|1人|一人|人あたり|あたり|当たり|上限|"
-                          r"per (project|person|year|researcher)|研究費はいくら|滞在費", re.I)),
-    ("budget", re.compile(r"予算|いくら|幾ら|金額|要求|要望|補正|付いて|ついてる|budget|how much|funding|円", re.I)),
+    ("amount", re.compile(r"支援額|単価|unit cost|\bper\b|支援規模|(?<!地球)規模|1課題|一課題|課題あたり|1人|一人|人あたり|あたり|当たり|上限|"
+                          r"研究費はいくら|滞在費", re.I)),
+    ("budget", re.compile(r"予算|いくら|幾ら|金額|(合計|総)額|要求|要望|補正|付いて|ついてる|budget|how much|funding|円", re.I)),
     ("count", re.compile(r"何件|件数|何人|人数|何名|何か国|何カ国|何ヵ国|何校|何大学|大学数|機関数|課題数|国数|いくつ|何課題|"
                          r"how many|number of|数は", re.I)),
     ("date", re.compile(r"いつ|何年度から|開始|始ま|時期|日付|何月|when|締切|発表|公表|開設|設立|what year|since", re.I)),
 ]
 _YESNO = re.compile(r"(ました|ます|です|でした|ている|てる|た)か[？?。]?\s*$|っけ[？?。]?\s*$|よね[？?。]?\s*$|"
+                    r"(れた|った|した|てた|てる|ている)[？?]\s*$|"
                     r"されてる[？?]|入って(る|いる)|含まれ|"
                     r"^(is|are|was|were|did|does|do)\b", re.I)
 
+#: a question word asking for a thing or a place, and one asking for a sum of money
+_WHAT = re.compile(r"何を|何が|何と|誰|どこ|\bwho\b|\bwhere\b", re.I)
+_HOW_MUCH = re.compile(r"いくら|幾ら|額|円|how much", re.I)
+
 #: a comparison between two figures (前年度と比べて増えた？)
-COMPARE = re.compile(r"比べ|比較|増え|減っ|増額|減額|増加|減少|差|compared|increase|decrease", re.I)
+COMPARE = re.compile(r"比べ|比較(?!的)|増え|減っ|増額|減額|増加|減少|差|compared|increase|decrease", re.I)
 
 #: budget kinds as they are labelled in the documents
 KINDS = {
+    "合計": re.compile(r"合計|総額|合わせ|全体|total", re.I),
     "補正": re.compile(r"補正"),
     "前年度": re.compile(r"前年度|前年|昨年度|prior year|previous year|last year", re.I),
     "要求": re.compile(r"要求|要望|概算|request", re.I),
-    "合計": re.compile(r"合計|総額|合わせ|全体|total", re.I),
 }
 
 _KATAKANA = re.compile(r"[ァ-ヴー]{3,}")
@@ -47,7 +52,7 @@ _COMMON = {"ポスドク", "プログラム", "イノベーション", "シン�
            "テーマ", "メリット", "サイエンス", "ファンド", "ミーティング", "センター", "タイプ", "キャリア",
            "グローバル", "レベル", "ステップアップ", "インバウンド", "アウトバウンド", "アジア", "ユーロ",
            "プロジェクト", "イニシアティブ", "データ", "オンライン", "チーム", "マッチング", "ポスト", "リーダー",
-           "FY", "AI", "JST", "AMED", "EU", "USA", "THE", "WHAT", "HOW", "WHICH", "WHEN", "PHD", "SDGS",
+           "FY", "AI", "TOP", "JST", "AMED", "EU", "USA", "THE", "WHAT", "HOW", "WHICH", "WHEN", "PHD", "SDGS",
            "FA", "OK"}
 
 
@@ -75,6 +80,8 @@ def analyze(question: str, mask: list[str] | tuple[str, ...] = ()) -> Query:
     for name in sorted(mask, key=len, reverse=True):
         cue_text = cue_text.replace(normalize(name), " ")
     qtype = next((name for name, rx in _CUES if rx.search(cue_text)), "fact")
+    if qtype in ("amount", "budget") and _WHAT.search(cue_text) and not _HOW_MUCH.search(cue_text):
+        qtype = "fact"  # 「単価を柔軟に設定するために何を造成する？」 asks for a thing, not a sum
     yesno = bool(_YESNO.search(cue_text)) and qtype not in ("finder",)
     if yesno and qtype in ("fact", "date", "count"):
         if not re.search(r"何|いつ|どの|どこ|いくら|誰", cue_text):
@@ -84,9 +91,12 @@ def analyze(question: str, mask: list[str] | tuple[str, ...] = ()) -> Query:
     proper = tuple(dict.fromkeys(w for w in proper_nouns(text) if not re.fullmatch(r"[A-Za-z0-9\-]+", w)))
     salient = tuple(dict.fromkeys(
         [w for w in _KATAKANA.findall(text) if w not in _COMMON]
-        + [w for w in _ACRONYM.findall(text) if w.upper() not in _COMMON and not re.fullmatch(r"(FY|R|H)\d+", w)]))
+        + [w for w in _ACRONYM.findall(text) if re.sub(r"\d+$", "", w.upper()) not in _COMMON
+           and not re.fullmatch(r"(FY|R|H)\d+", w)]))
     english = not re.search(r"[ぁ-んァ-ヴ一-龯]", cue_text)  # a Japanese program name in English
-    content = tuple(dict.fromkeys(t for t in tokens(text) if t not in _STOP and not t.isdigit()))
+    # 「何年何月何日」 asks for a date; its 年, 月, 日 say nothing about the topic
+    asked = re.sub(r"何\s*(年|月|日)(?![度間])", " ", text)
+    content = tuple(dict.fromkeys(t for t in tokens(asked) if t not in _STOP and not t.isdigit()))
     return Query(text, qtype, years, kind, yesno, salient, content, english, proper)
 
 
@@ -107,8 +117,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "受ける": ("受入", "受け入れ", "受入れ"), "入れる": ("受入", "受け入れ", "受入れ"),
     "受け入れ": ("受入", "受入れ"), "込む": ("見込み",), "見込む": ("見込み",), "想定": ("想定", "見込み"),
     "派遣": ("派遣", "渡航"), "実施": ("実施", "期間", "開始"),
-    "英国": ("イギリス", "英"), "米国": ("アメリカ", "米"), "イギリス": ("英国",), "アメリカ": ("米国",),
-    "独": ("ドイツ",), "仏": ("フランス",), "中国": ("中華人民共和国",),
+    "英国": ("イギリス", "英", "UK"), "米国": ("アメリカ", "米", "US", "United States"), "イギリス": ("英国",), "アメリカ": ("米国",),
+    "仕組み": ("スキーム", "枠組み", "制度"), "日本": ("我が国", "日本"), "我が国": ("日本",), "独": ("ドイツ",), "仏": ("フランス",), "中国": ("中華人民共和国",),
 }
 
 
@@ -123,7 +133,7 @@ _STOP = {"何", "いくら", "幾ら", "いつ", "どの", "どれ", "どこ", "
          "の", "ん", "ため", "為", "について", "どう", "どんな", "何か", "くらい", "ぐらい", "程", "方",
          "what", "is", "the", "of", "a", "an", "for", "in", "how", "which", "does", "do", "did", "was",
          "are", "to", "and", "when", "much", "many", "that", "this", "there", "it", "its", "by", "with",
-         "年度", "令和", "平成", "昭和", "額", "予算", "予算額", "数", "略",
+         "年度", "令和", "平成", "昭和", "額", "予算", "予算額", "数", "略", "うち", "成る",
          "付く", "つく", "幾", "つ", "件", "人", "校", "名", "ね", "よ", "っけ", "頃", "ころ", "位",
          "教え", "知りたい", "ください", "下さい", "お願い", "資料", "文書", "記載", "書く", "とする", "される",
          "なっている", "どれくらい", "どのくらい", "最長", "最大", "入る", "含む", "含まれる", "やる", "遣る", "呉れる", "ある", "為る", "居る", "有る", "出る", "来る", "行く", "言う", "見る", "聞く"}
