@@ -87,7 +87,8 @@ DIALOGUES: dict[str, list[Turn]] = {
     ],
     # the attribute asked carries over to the newly named program
     "recruits-then-other-program": [
-        ("海外特別研究員事業の新規採用人数は？", [["176人"]], BUDGET),
+        # 176人 stands in both documents (budget slide L298, strategy L472): either answers
+        ("海外特別研究員事業の新規採用人数は？", [["176人"]], EITHER),
         ("若手研究者海外挑戦プログラムは？", [["140人"]], BUDGET),
     ],
     "aspire-fy2023-budget-then-period": [

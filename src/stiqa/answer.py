@@ -14,7 +14,8 @@ from .claims import Claims
 from .described import described_chunks
 from .documents import document_date
 from .guard import numbers_supported
-from .japanese import compact, normalize, person_names, tokens
+from .prose import min_cover as prose_min_cover, prose_answer
+from .japanese import compact, fiscal_years, normalize, person_names, tokens, western_to_era
 from .models import Answer, Chunk, Citation, Hit
 from .passages import DAY, Unit, around, chunk_grams, clean, flat, gram_idf_table, grams, idf_table, question_grams
 from .passages import subject as subject_of
@@ -25,6 +26,8 @@ from .rank import names_in, rank_asked
 from .relevance import GENERIC_VERBS, Relevance
 from .retrieve import Searcher, expand_query
 
+#: question types whose figure belongs to the fiscal year the question names
+_YEAR_BOUND = ("count", "amount", "period")
 ABSTAIN_TEXT = "資料には記載が見つかりませんでした。"
 #: A function naming the programs a text mentions, each as its list of names (official first).
 AliasLookup = Callable[[str], list[list[str]]]
@@ -102,6 +105,13 @@ class Answerer(Money, Claims, Relevance):
             self._compounds = [c for c in re.findall(r"(?<![一-龯])[一-龯]{4,}(?![一-龯])", rest)
                                if not any(p in c for p in q.proper)]  # 大阪大学 is a name, not an attribute
             result = self._dispatch(q, hits, groups) if hits else None
+            if result is not None and q.years and q.qtype in _YEAR_BOUND:
+                result = self._in_year(q, result)
+            cover = prose_min_cover(q)
+            if result is None and hits and not self._note and cover is not None:
+                # prose: the sentence that holds most of the question (prose.py)
+                result = prose_answer(self.searcher.matcher, self.searcher.position, q.text, hits,
+                                      min_cover=cover)
         if result is None:
             ans = self._abstain(question, hits)
             missing = [t for t in q.salient if not any(compact(t) in flat(c) for c in self.searcher.chunks)]
@@ -119,6 +129,17 @@ class Answerer(Money, Claims, Relevance):
         ans.interpretation = interpretation
         ans.latency_ms = (time.perf_counter() - t0) * 1000
         return ans
+
+    def _in_year(self, q: Query, result: tuple[str, list[Chunk], str]):
+        """A count, amount or period asked for a fiscal year (「令和2年度の新規採用人数」) is answered
+        only by a passage that names that year: another year's figure is a wrong number."""
+        used = result[1]
+        if any(set(fiscal_years(c.context_text)) & set(q.years) for c in used):
+            return result
+        named = sorted({y for c in used for y in fiscal_years(c.context_text)})
+        self._note = (f"（資料の該当箇所は{western_to_era(q.years[0])}について書いていません"
+                      + (f"。書かれているのは {'、'.join(western_to_era(y) for y in named[:3])} です。）" if named else "。）"))
+        return None
 
     def _unknown_program(self, text: str, groups: list[list[str]]) -> str:
         """The name of a program the question names (「…事業」) that no document mentions, or ''."""

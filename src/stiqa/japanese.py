@@ -227,6 +227,15 @@ def era_to_western(era: str, year: str | int) -> int:
     return _ERA_BASE[era] + n
 
 
+def western_to_era(year: int) -> str:
+    """A western fiscal year in the documents' era spelling (2020 -> 令和2年度, 1982 -> 昭和57年度)."""
+    for era, start in (("令和", 2019), ("平成", 1989), ("昭和", 1926)):
+        if year >= start:
+            n = year - start + 1
+            return f"{era}{'元' if n == 1 else n}年度"
+    return f"{year}年度"
+
+
 def western_to_reiwa(year: int) -> str:
     n = year - 2018
     return "令和元年度" if n == 1 else f"令和{n}年度"

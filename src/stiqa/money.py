@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from .facts import MoneyFact, money_facts
-from .japanese import fiscal_years, normalize, parse_amounts, yen_to_oku
+from .japanese import fiscal_years, normalize, parse_amounts, western_to_era, yen_to_oku
 from .models import Hit
 from .passages import clean
 from .passages import subject as subject_of
@@ -59,7 +59,7 @@ class Money:
                 if q.years and not per_unit and f.year not in q.years and not summed and not (
                         f.kind == "前年度" and f.year is not None and f.year + 1 in q.years and q.kind == "前年度"):
                     if f.year and rank < 2:
-                        other_years.append(f"{_reiwa(f.year)}（{f.label}）")
+                        other_years.append(f"{western_to_era(f.year)}（{f.label}）")
                     continue
                 candidates.append((rank, f))
         if not candidates:
@@ -108,7 +108,7 @@ class Money:
         if best.kind:
             label = best.label
             if best.kind == "前年度" and best.year:
-                label = f"{best.label}（{_reiwa(best.year)}）"
+                label = f"{best.label}（{western_to_era(best.year)}）"
             text = f"{subject}の{label}は{amount}{conv}です。"
         elif best.label:
             text = f"{subject}の{best.label}は{amount}です（資料の記載：「{clean(best.line_text)}」）。"
@@ -131,5 +131,3 @@ class Money:
         return None
 
 
-def _reiwa(year: int) -> str:
-    return f"令和{year - 2018}年度" if year > 2018 else f"平成{year - 1988}年度"
