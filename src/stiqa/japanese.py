@@ -104,18 +104,25 @@ def proper_nouns(text: str) -> list[str]:
 
 
 def person_names(text: str) -> list[str]:
-    """People's names (a surname, then a given name: 「上田 宏」), as written."""
+    """People's names, as written: a surname then a given name (「上田 宏」), or a foreign name in
+    katakana (「ルイ・パスツール」, or 「パスツール」 alone: Sudachi tags it 人名 without 姓/名)."""
     out, cur = [], []
+
+    def flush() -> None:
+        words = [w for w in cur if w != "・"]
+        if len(words) >= 2 or (len(words) == 1 and re.fullmatch(r"[ァ-ヴー]{3,}", words[0])):
+            out.append(" ".join(words) if "・" not in cur else "・".join(words))
+
     for m in _tokenizer().tokenize(normalize(text)[:4000]):
         pos = m.part_of_speech()
         if pos[1] == "固有名詞" and pos[2] == "人名":
             cur.append(m.surface())
+        elif m.surface() in ("・", "·") and cur:
+            cur.append("・")  # the dot between a foreign given name and surname
         elif m.surface().strip() or not cur:
-            if len(cur) >= 2:
-                out.append(" ".join(cur))
+            flush()
             cur = []
-    if len(cur) >= 2:
-        out.append(" ".join(cur))
+    flush()
     return out
 
 
