@@ -20,7 +20,7 @@ from .models import Answer, Chunk, Citation, Hit
 from .passages import DAY, Unit, around, chunk_grams, clean, flat, gram_idf_table, grams, idf_table, question_grams
 from .passages import subject as subject_of
 from .passages import units as passage_units
-from .question import COMPARE as _COMPARE, Query, alternatives, analyze
+from .question import COMPARE as _COMPARE, WHO as _WHO, Query, alternatives, analyze
 from .money import MONEY_WORDS, Money
 from .rank import names_in, rank_asked
 from .relevance import GENERIC_VERBS, Relevance
@@ -397,4 +397,3 @@ class Answerer(Money, Claims, Relevance):
 _START = re.compile(r"から|より|以降|始ま|開始|since", re.I)
 _STARTED = re.compile(r"(年度|年|月)\s*(より|から)\s*(開始|実施|始ま)|開始\s*[:：]|(年度|年)\s*~")
 #: a question for a person, with the role asked about (「研究者は誰？」)
-_WHO = re.compile(r"(?:([一-龯ァ-ヴー]{1,12})(?:は|が|って))?(?:誰|だれ|どなた)|\bwho\b", re.I)

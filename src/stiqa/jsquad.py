@@ -27,6 +27,7 @@ from .index import (EmbeddingCache, IndexError_, build_lock, content_key, curren
                     read_manifest, write_generation)
 from .japanese import char_ngrams
 from .models import Chunk
+from .retrieve import top_positions
 
 
 @dataclass(frozen=True)
@@ -183,12 +184,6 @@ class CharBM25:
         return np.asarray(self.bm25.get_scores(toks), dtype=np.float32)
 
 
-def _top(scores: np.ndarray, n: int) -> np.ndarray:
-    n = min(n, scores.size)
-    idx = np.argpartition(-scores, n - 1)[:n]
-    return idx[np.argsort(-scores[idx], kind="stable")]
-
-
 def fuse(signals: dict[str, np.ndarray], method: str, *, n: int = 30, weights: dict[str, float] | None = None,
          rrf_k: int = 60, k: int = 10, sentence: Callable[[list[int]], np.ndarray] | None = None) -> list[int]:
     """Top-k document positions, replaying ``Searcher.search``'s rules on full score arrays.
@@ -200,8 +195,8 @@ def fuse(signals: dict[str, np.ndarray], method: str, *, n: int = 30, weights: d
     """
     if method == "single":
         (name, s), = signals.items()
-        return [int(i) for i in _top(s, k) if name == "dense" or s[i] > 0]
-    tops = {name: _top(s, n) for name, s in signals.items()}
+        return [int(i) for i in top_positions(s, k, positive=False) if name == "dense" or s[i] > 0]
+    tops = {name: top_positions(s, n, positive=False) for name, s in signals.items()}
     scores: dict[int, float] = {}
     if method == "rrf":
         for name, order in tops.items():

@@ -10,12 +10,11 @@ question did not ask for; the passage must hold most of the question, or stiqa s
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from .models import Chunk, Hit
 from .passages import clean, subject
-from .question import Query
+from .question import WHO, Query
 
 #: share of the question's (rarity-weighted) character n-grams the passage must hold
 MIN_COVER = 0.6
@@ -24,7 +23,6 @@ MIN_COVER = 0.6
 WHO_COVER = 0.8
 #: question types that ask for no figure: a quoted sentence cannot state a wrong amount or count
 TYPES = ("fact", "abbrev")
-_WHO = re.compile(r"誰|だれ|\bwho\b", re.I)
 
 
 def min_cover(q: Query) -> float | None:
@@ -33,7 +31,7 @@ def min_cover(q: Query) -> float | None:
     name in it) are left to the type-driven answerer or to abstention."""
     if q.qtype not in TYPES or (q.qtype == "abbrev" and q.salient):
         return None
-    return WHO_COVER if _WHO.search(q.text) else MIN_COVER
+    return WHO_COVER if WHO.search(q.text) else MIN_COVER
 
 
 def prose_answer(matcher: Any, position: dict[str, int], question: str, hits: list[Hit], *,

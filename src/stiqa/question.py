@@ -34,6 +34,9 @@ _YESNO = re.compile(r"(ました|ます|です|でした|ている|てる|た)�
 _WHAT = re.compile(r"何を|何が|何と|誰|どこ|\bwho\b|\bwhere\b", re.I)
 _HOW_MUCH = re.compile(r"いくら|幾ら|額|円|how much", re.I)
 
+#: a who-question (「…は誰？」); group 1 is the role asked about when one is named
+WHO = re.compile(r"(?:([一-龯ァ-ヴー]{1,12})(?:は|が|って))?(?:誰|だれ|どなた)|\bwho\b", re.I)
+
 #: a comparison between two figures (前年度と比べて増えた？)
 COMPARE = re.compile(r"比べ|比較(?!的)|増え|減っ|増額|減額|増加|減少|差|compared|increase|decrease", re.I)
 

@@ -68,16 +68,23 @@ class SentenceMatcher:
         self.texts = [sentences(c.text) or [""] for c in chunks]
         self.offsets = np.asarray(offsets, dtype=np.int64)
 
+    def _weights(self, query: str) -> tuple[np.ndarray, float, float]:
+        """The question's n-grams as a rarity-weight vector over the vocabulary, the total weight of
+        those the chunks hold, and how much weight the unseen ones would carry at the top rarity."""
+        grams = char_grams(query)
+        ids = np.fromiter((self.vocab[g] for g in grams if g in self.vocab), dtype=np.int64)
+        weight = np.zeros(len(self.vocab), dtype=np.float32)
+        weight[ids] = self.idf[ids]
+        seen = float(self.idf[ids].sum()) if ids.size else 0.0
+        return weight, seen, (len(grams) - ids.size) * self.max_idf
+
     def scores(self, query: str, positions: Sequence[int]) -> np.ndarray:
         """For each chunk position: the rarity-weighted share of the question's n-grams that its
         heading holds, plus the share its best sentence holds of the rest, in [0, 1]."""
-        ids = np.fromiter((self.vocab[g] for g in char_grams(query) if g in self.vocab), dtype=np.int64)
+        weight, total, _ = self._weights(query)
         out = np.zeros(len(positions), dtype=np.float32)
-        total = float(self.idf[ids].sum()) if ids.size else 0.0
         if total <= 0 or not len(positions):
             return out
-        weight = np.zeros(len(self.vocab), dtype=np.float32)
-        weight[ids] = self.idf[ids]
         pos = np.asarray(positions, dtype=np.int64)
         head = self.heads[pos] @ weight
         starts, ends = self.offsets[pos], self.offsets[pos + 1]
@@ -88,21 +95,16 @@ class SentenceMatcher:
         best = np.maximum.reduceat(per_sentence, seg)
         return ((head + best) / total).astype(np.float32)
 
-
     def best_sentence(self, query: str, position: int) -> tuple[str, float]:
         """The chunk's sentence that holds most of the question, and the chunk's score with it.
 
         Unlike ``scores`` (a ranking, where what no chunk holds is the same for every candidate),
         this is an absolute share: n-grams no chunk holds count against it at the highest rarity,
         so a question about something the documents never mention cannot pass on its particles."""
-        grams = char_grams(query)
-        ids = np.fromiter((self.vocab[g] for g in grams if g in self.vocab), dtype=np.int64)
-        unseen = len(grams) - ids.size
-        total = (float(self.idf[ids].sum()) if ids.size else 0.0) + unseen * self.max_idf
+        weight, seen, unseen = self._weights(query)
+        total = seen + unseen
         if total <= 0:
             return "", 0.0
-        weight = np.zeros(len(self.vocab), dtype=np.float32)
-        weight[ids] = self.idf[ids]
         head = float((self.heads[position] @ weight)[0])
         rows = self.sentences[self.offsets[position]:self.offsets[position + 1]] @ weight
         j = int(np.argmax(rows))

@@ -155,7 +155,7 @@ class Searcher:
         bm = self.bm25_scores(bm25_query or query) if fusion != "dense" else None
         dense = self.dense_scores(query, n) if fusion != "bm25" else {}
         t = time.perf_counter()
-        bm_top = _top(bm, n) if bm is not None else np.zeros(0, dtype=np.int64)
+        bm_top = top_positions(bm, n) if bm is not None else np.zeros(0, dtype=np.int64)
         bm_rank = {int(i): r for r, i in enumerate(bm_top)}
         dense_rank = {i: r for r, (i, _) in enumerate(sorted(dense.items(), key=lambda kv: -kv[1]))}
         if fusion != "weighted":
@@ -179,7 +179,7 @@ class Searcher:
         t = time.perf_counter()
         d_idx = np.fromiter(dense.keys(), dtype=np.int64, count=len(dense))
         d_val = np.fromiter(dense.values(), dtype=np.float64, count=len(dense))
-        pool = np.unique(np.concatenate([bm_top, _top(ch, n) if ch is not None else bm_top[:0], d_idx]))
+        pool = np.unique(np.concatenate([bm_top, top_positions(ch, n) if ch is not None else bm_top[:0], d_idx]))
         total = np.zeros(pool.size, dtype=np.float64)
         # BM25-like scores divided by their max; dense min-max normalised over its candidates
         if bm is not None and bm.size and bm.max() > 0:
@@ -200,14 +200,15 @@ class Searcher:
         return [Hit(self.chunks[i], s, bm_rank.get(i), dense_rank.get(i)) for i, s in ranked]
 
 
-def _top(scores: np.ndarray, n: int) -> np.ndarray:
-    """Positions of the ``n`` highest positive scores, best first (argpartition: no full sort)."""
+def top_positions(scores: np.ndarray, n: int, *, positive: bool = True) -> np.ndarray:
+    """Positions of the ``n`` highest scores, best first (argpartition: no full sort); with
+    ``positive`` only those above 0 (a BM25 score of 0 is no match)."""
     n = min(n, scores.size)
     if n <= 0:
         return np.zeros(0, dtype=np.int64)
     idx = np.argpartition(-scores, n - 1)[:n]
-    idx = idx[np.argsort(-scores[idx], kind="stable")]
-    return idx[scores[idx] > 0].astype(np.int64)
+    idx = idx[np.argsort(-scores[idx], kind="stable")].astype(np.int64)
+    return idx[scores[idx] > 0] if positive else idx
 
 
 def make_llama_retriever(searcher: Searcher, k: int | None = None):
