@@ -174,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None)
     s.add_argument("--compare", default=None)
     s.add_argument("--report", default=None)
+    s.add_argument("--corpus", dest="set_corpus", default=None,
+                   help="質問セット自身の文書（既定: 質問ファイルの隣の corpus/）。本体コーパスに加えて別の索引で評価")
     s.add_argument("--llm", help="OpenAI 互換 LLM の URL")
     s.add_argument("--model")
     s.set_defaults(func=cmd_eval)

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .config import PROJECT_ROOT, Settings
+from .evalcorpus import prepare, set_corpus
 from .scoring import citation_correct, faithful, is_correct, retrieval_rank
 
 
@@ -141,6 +142,8 @@ def summarize(items: list[dict[str, Any]], results: list[dict[str, Any]]) -> dic
     abstained = [(i, r) for i, r in zip(items, results) if r.get("abstained")]
     should = [(i, r) for i, r in zip(items, results) if i.get("abstain")]
     ranks = [v["rank"] for i, v in zip(items, verdicts) if not i.get("abstain") and i.get("expect")]
+    # an answer given (not abstained) that is wrong: for a ministry worse than no answer
+    wrong = [r for r, v in answered if not v["correct"]]
     lat = [float(r.get("_wall_ms", r.get("latency_ms", 0.0))) for r in results]
     return {
         "n": n,
@@ -154,6 +157,8 @@ def summarize(items: list[dict[str, Any]], results: list[dict[str, Any]]) -> dic
         "abstain_precision": _share(sum(bool(i.get("abstain")) for i, _ in abstained), len(abstained)),
         "abstain_recall": _share(sum(bool(r.get("abstained")) for _, r in should), len(should)),
         "abstained_n": len(abstained),
+        "wrong_given": len(wrong),
+        "wrong_share": _share(len(wrong), len(answered)),
         "hit@1": _share(sum(1 for k in ranks if k == 1), len(ranks)),
         "hit@5": _share(sum(1 for k in ranks if k is not None and k <= 5), len(ranks)),
         "mrr": round(sum(1 / k for k in ranks if k) / len(ranks), 4) if ranks else None,
@@ -239,6 +244,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"正答率 accuracy          {_pct(s['accuracy'])}  ({s['correct']}/{s['n']})",
         f"出典正解率 citations     {_pct(s['citation_accuracy'])}  (n={s['citation_n']})",
         f"数値の忠実性 faithfulness {_pct(s['faithfulness'])}  (n={s['faithful_n']})",
+        f"誤答（回答したうち）     {_pct(s.get('wrong_share'))}  ({s.get('wrong_given', 0)}/{s['faithful_n']})",
         f"棄権 precision / recall  {_pct(s['abstain_precision'])} / {_pct(s['abstain_recall'])}"
         f"  (棄権 {s['abstained_n']})",
         f"検索 hit@1 / hit@5 / MRR {_pct(s['hit@1'])} / {_pct(s['hit@5'])} / {mrr}"
@@ -301,6 +307,7 @@ def write_report(items: list[dict[str, Any]], results: list[dict[str, Any]], sum
            "| 指標 | 値 |", "|---|---|",
            f"| 正答率 (accuracy) | {_pct(s['accuracy'])} ({s['correct']}/{s['n']}) |",
            f"| 出典正解率 (citation accuracy) | {_pct(s['citation_accuracy'])} (n={s['citation_n']}) |",
+           f"| 誤答の割合（回答したうち） (wrong answers given) | {_pct(s.get('wrong_share'))} ({s.get('wrong_given', 0)}/{s['faithful_n']}) |",
            f"| 数値の忠実性 (number faithfulness) | {_pct(s['faithfulness'])} (n={s['faithful_n']}) |",
            f"| 棄権の適合率 (abstention precision) | {_pct(s['abstain_precision'])} (棄権 {s['abstained_n']}) |",
            f"| 棄権の再現率 (abstention recall) | {_pct(s['abstain_recall'])} |",
@@ -325,10 +332,14 @@ def write_report(items: list[dict[str, Any]], results: list[dict[str, Any]], sum
         out.append(f"- 以前は不正解・今回は正解（fixes）: {len(comparison['fixes'])}")
         for qid in comparison["fixes"]:
             out.append(f"  - `{qid}` {_md(qs[qid]['question'])}")
-    fails = [(i, r) for i, r in zip(items, results) if not r["eval"]["correct"]]
-    out += ["", f"## 不正解 ({len(fails)})", ""]
+    # wrong answers that were given come first: a wrong figure is worse than an abstention
+    fails = sorted(((i, r) for i, r in zip(items, results) if not r["eval"]["correct"]),
+                   key=lambda ir: bool(ir[1].get("abstained")))
+    given = sum(1 for _, r in fails if not r.get("abstained"))
+    out += ["", f"## 不正解 ({len(fails)}: 誤った回答 {given}, 誤った棄権・答えるべき棄権 {len(fails) - given})", ""]
     for item, r in fails:
-        out.append(f"### `{item['id']}` ({item.get('type', '')})")
+        kind = "棄権" if r.get("abstained") else "誤答"
+        out.append(f"### `{item['id']}` ({item.get('type', '')}, {kind})")
         out.append("")
         if item.get("history"):
             out.append("- 会話履歴: " + " → ".join(f"「{_md(h)}」" for h in item["history"]))
@@ -381,7 +392,9 @@ def _assistant(settings: Settings) -> Any:
 
 def run_cli(settings: Settings, args: argparse.Namespace) -> int:
     """``stiqa eval``: 0 when done, 1 when ``--compare`` finds regressions or lower figures."""
-    items = load_questions(getattr(args, "questions", None) or DEFAULT_QUESTIONS)
+    questions = Path(getattr(args, "questions", None) or DEFAULT_QUESTIONS)
+    items = load_questions(questions)
+    settings = prepare(settings, set_corpus(questions, getattr(args, "set_corpus", None)))
     assistant = _assistant(settings)
     results, summary = evaluate(assistant, items, progress=True)
     out = write_results(results, getattr(args, "out", None) or DEFAULT_OUT)
@@ -424,13 +437,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None)
     p.add_argument("--report", default=None)
     p.add_argument("--compare", default=None)
+    p.add_argument("--corpus", default=None, help="the set's own documents (default: corpus/ beside the questions)")
     args = p.parse_args(argv)
     from .config import load_settings
 
     settings = load_settings()
     if not args.save_baseline:
         return run_cli(settings, args)
-    items = load_questions(args.questions or DEFAULT_QUESTIONS)
+    questions = Path(args.questions or DEFAULT_QUESTIONS)
+    items = load_questions(questions)
+    settings = prepare(settings, set_corpus(questions, args.corpus))
     results, summary = evaluate(_assistant(settings), items, progress=True)
     print(format_summary(summary))
     out = write_results(results, args.out or DEFAULT_OUT)
