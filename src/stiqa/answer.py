@@ -10,7 +10,9 @@ import re
 import time
 from collections.abc import Callable
 
+from .choose import asked_kind, choose, judge, render, states, subject_words
 from .claims import Claims
+from .figures import candidates as figure_candidates
 from .described import described_chunks
 from .documents import document_date
 from .guard import numbers_supported
@@ -107,8 +109,10 @@ class Answerer(Money, Claims, Relevance):
             result = self._dispatch(q, hits, groups) if hits else None
             if result is not None and q.years and q.qtype in _YEAR_BOUND:
                 result = self._in_year(q, result)
+            if hits and not dated:
+                result = self._subject_checked(q, hits, result)
             cover = prose_min_cover(q)
-            if result is None and hits and not self._note and cover is not None:
+            if result is None and hits and not self._note and cover is not None and not asked_kind(q.text):
                 # prose: the sentence that holds most of the question (prose.py)
                 result = prose_answer(self.searcher.matcher, self.searcher.position, q.text, hits,
                                       min_cover=cover)
@@ -129,6 +133,44 @@ class Answerer(Money, Claims, Relevance):
         ans.interpretation = interpretation
         ans.latency_ms = (time.perf_counter() - t0) * 1000
         return ans
+
+    def _subject_checked(self, q: Query, hits: list[Hit], result):
+        """A figure is stated only when its subject is the one asked (choose.py).
+
+        The answer found is kept when no figure fits better; replaced by the figure whose subject
+        fits best when that one outscores the figure it states; withdrawn when the figure it
+        states is said of something else (a word the question names is nowhere near it) and no
+        other figure fits."""
+        ask = asked_kind(q.text)
+        if not ask:
+            return result
+        chunks = list(dict.fromkeys([h.chunk for h in hits] + self._pool[:6]))
+        if result is not None:
+            chunks = list(dict.fromkeys(list(result[1]) + chunks))
+        cands = [c for ch in chunks for c in figure_candidates(ch)]
+        best = choose(q, cands, self.idf)
+        if result is None:
+            return None if best is None else self._figure_result(best.candidate)
+        if self._groups and result[1] and result[1][0].id in {c.id for c in self._pool}:
+            # a passage about the program the question names (alias table): the label-aware
+            # readers (money.py, the line scoring) have already matched its figure to its kind
+            return result
+        stated = [c for c in cands if c.chunk in result[1] and states(result[0], c.figure)]
+        words = subject_words(q, self.idf)
+        verdicts = [judge(q, c, ask, words) for c in stated]
+        scores = [v[0] for v in verdicts if isinstance(v, tuple)]
+        if best is not None:
+            if states(result[0], best.candidate.figure) or (scores and max(scores) >= best.score):
+                return result
+            return self._figure_result(best.candidate)
+        if verdicts and all(v == "missing" for v in verdicts):
+            self._note = "（資料の数値は、お尋ねの対象についてのものではありません。）"
+            return None
+        return result
+
+    @staticmethod
+    def _figure_result(c):
+        return render(c), [c.chunk], c.span
 
     def _in_year(self, q: Query, result: tuple[str, list[Chunk], str]):
         """A count, amount or period asked for a fiscal year (「令和2年度の新規採用人数」) is answered

@@ -1,0 +1,221 @@
+"""Figures as documents state them, each with the subject it belongs to: one reader per shape.
+
+- prose: 「日本の研究者数は2023年において70.6万人であり、…第3位の…」 — the figure's subject is its
+  clause (from the previous figure or clause break to the figure, the sentence's topic before 「は」
+  and the words right after the figure);
+- slides: a figure alone on its line (「283億円」) belongs to the label above it (「令和7年度要求・
+  要望額」) and to the slide's title lines; money labels come from ``facts.money_facts``;
+- tables: Markdown pipe rows and tab rows, each cell under its row label and column header, in the
+  unit stated above the table (「(単位:億円)」); a rate column (対前年度伸び率%) belongs to the column
+  before it; △ is a decrease;
+- English pages: the same prose reader over English sentences (「10 million yen / year」).
+
+Pure functions over a ``Chunk``; the choice among candidates is ``choose.py``'s.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .facts import money_facts
+from .japanese import normalize
+from .models import Chunk
+
+#: a figure with its unit, as written (normalised): money, percent, share, rank, count, period
+FIGURE = re.compile(
+    r"(?P<money>(?:約|最大)?\d[\d,.]*\s*(?:兆\s*\d[\d,.]*\s*)?(?:兆|億|千万|百万|万|千)?\s*円"
+    r"|(?:approximately |about |several |total of )?(?:\d[\d,.]*|several)\s*(?:million|billion|thousand)?\s*yen)"
+    r"|(?P<percent>[△▲]?\s*\d[\d.]*\s*(?:%|％|ポイント))"
+    r"|(?P<share>約?\d+割)"
+    r"|(?P<rank>第\s*\d+\s*位|\d+\s*位)"
+    r"|(?P<period>\d+\s*(?:年間|か月|ヶ月|カ月|か年|週間)|\d+\s*years?(?:\s+and\s+\d+\s+months?)?(?:\s+or\s+less)?"
+    r"|[\d~〜-]+\s*年先|約?\d+\s*年間)"
+    r"|(?P<count>約?\d[\d,.]*\s*(?:万|千|億)?\s*(?:人|名|件|校|大学|機関|か国|カ国|ヵ国|課題|回|拠点|社|者|分野)"
+    r"|\d+\s+to\s+\d+(?:\s+\w+){0,2}\s+projects|\d[\d,]*\s+(?:projects|researchers|people|times))",
+    re.I,
+)
+_LABEL_MONEY = {"案": "予算", "前年度": "前年度", "補正": "補正", "要求": "要求", "合計": "合計", "": ""}
+_UNIT = re.compile(r"[（(]?\s*単位\s*[:：]\s*([^)）\s]+)\s*[)）]?")
+_CLAUSE_BREAK = re.compile(r"[、,，;；]|であり|であるが|に対し")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A figure in a passage with what it is a figure of."""
+
+    chunk: Chunk
+    line: int  # line in the source file
+    figure: str  # as written (normalised), e.g. 「70.6万人」「2,492億円」「△17.8」
+    kind: str  # money, percent, share, rank, period, count, plain (a bare table number)
+    subject: str  # the words beside the figure: clause, row label + column header, label line
+    context: str  # the wider heading: section, slide title lines, table caption, document title
+    span: str  # what to quote
+    shape: str  # prose, slide, table
+    budget_kind: str = ""  # 前年度, 補正, 要求, 合計, 予算 or "" (from a money label)
+    unit: str = ""  # a table's stated unit (億円, 百万円)
+    year: int | None = None  # the fiscal year a money label resolves to (前年度 of 令和5年度 = 2022)
+    own: str = ""  # the figure's own subject phrase (row label; the clause topic): its qualifiers count
+    extra: tuple[str, ...] = field(default_factory=tuple)
+
+
+def title_lines(chunk: Chunk) -> list[str]:
+    """Short heading-like lines of a slide chunk: what a figure alone on its line is about."""
+    out = []
+    for raw in chunk.text.split("\n"):
+        s = normalize(raw).strip().lstrip("#").strip()
+        if not s or len(s) > 40 or "。" in s or s.startswith(("(", "※", "・", "○", "〇", "•", "-", "|")):
+            continue
+        if FIGURE.search(s) or not re.search(r"[一-龯ァ-ヴA-Za-z]{2,}", s) or re.search(r"ページ|^\d+$", s):
+            continue
+        if re.search(r"要求|要望額|予算額|事業概要|主な|背景|課題$|事業内容", s):
+            continue
+        out.append(s)
+    return out
+
+
+def _context(chunk: Chunk, extra: str = "") -> str:
+    return " ".join(p for p in (chunk.title, chunk.section, chunk.program, extra) if p)
+
+
+def _sentences(line: str) -> list[str]:
+    # a full stop, or an English one before a space (「70.6万人」 keeps its decimal point)
+    parts = re.split(r"(?<=[。!?])\s*(?=\S)|(?<=\.)\s+(?=[A-Z(・*])", line) if len(line) > 40 else [line]
+    return [p for p in parts if p.strip()]
+
+
+def prose_candidates(chunk: Chunk) -> list[Candidate]:
+    """Figures in running sentences, each with its clause (and the sentence's topic)."""
+    out: list[Candidate] = []
+    ctx = _context(chunk)
+    lines = chunk.text.split("\n")
+    for off, raw in enumerate(lines):
+        line = normalize(raw).strip()
+        if not line or line.startswith("|") or "\t" in raw:
+            continue
+        if _alone(line):
+            continue  # a figure alone on its line is a slide's: slide_candidates reads it
+        for sent in _sentences(line):
+            topic = sent.split("は", 1)[0] if "は" in sent[:40] else ""
+            prev_end = 0
+            matches = list(FIGURE.finditer(sent))
+            for i, m in enumerate(matches):
+                before = sent[prev_end:m.start()]
+                cut = list(_CLAUSE_BREAK.finditer(before))
+                # the clause: from the last break before the figure, unless the clause is only a
+                # list of names (「中国、米国に次ぐ」): then from the previous figure
+                clause = before[cut[-1].end():] if cut and len(before) - cut[-1].end() >= 4 else before
+                nxt = matches[i + 1].start() if i + 1 < len(matches) else len(sent)
+                after = re.split(r"[、。,;]", sent[m.end():nxt], maxsplit=1)[0][:30]
+                subject = f"{topic} {clause} {after}"
+                out.append(Candidate(chunk, chunk.line_start + off, m.group(0).strip(), m.lastgroup or "plain",
+                                     subject, ctx, sent.strip(), "prose", own=topic or clause))
+                prev_end = m.end()
+    return out
+
+
+def _alone(line: str) -> bool:
+    m = FIGURE.search(line)
+    return bool(m) and len(re.sub(r"[\s()（）]", "", line.replace(m.group(0), ""))) <= 2
+
+
+def slide_candidates(chunk: Chunk) -> list[Candidate]:
+    """Figures alone on a line: their label (money labels paired by ``money_facts``) and the slide's
+    title lines are their subject."""
+    titles = " ".join(title_lines(chunk))
+    ctx = _context(chunk, titles)
+    out: list[Candidate] = []
+    paired: set[int] = set()
+    for f in money_facts(chunk):
+        line_text = normalize(f.line_text).strip()
+        if not _alone(line_text) and f.label and f.label not in line_text:
+            continue
+        if not _alone(line_text) and not f.label:
+            continue
+        kind = _LABEL_MONEY.get(f.kind, f.kind)
+        out.append(Candidate(chunk, f.line, f.amount.text, "money", f"{f.label} {titles}", ctx,
+                             f"{f.label} {f.amount.text}".strip(), "slide", budget_kind=kind, own=titles,
+                             year=f.year))
+        paired.add(f.line)
+    lines = chunk.text.split("\n")
+    for off, raw in enumerate(lines):
+        line = normalize(raw).strip()
+        if raw.count("\t") == 1 and chunk.line_start + off not in paired:
+            # a two-cell row 「支援期間\t3年間（タイプにより異なる）」: the label cell is the subject
+            label, value = (normalize(x).strip() for x in raw.split("\t"))
+            for m in FIGURE.finditer(value):
+                out.append(Candidate(chunk, chunk.line_start + off, m.group(0).strip(), m.lastgroup or "plain",
+                                     f"{label} {titles}", ctx, f"{label} {value}", "slide", own=label))
+            continue
+        if chunk.line_start + off in paired or not _alone(line):
+            continue
+        m = FIGURE.search(line)
+        label = next((normalize(x).strip() for x in reversed(lines[:off]) if x.strip()), "")
+        if FIGURE.search(label):
+            label = ""
+        out.append(Candidate(chunk, chunk.line_start + off, m.group(0).strip(), m.lastgroup or "plain",
+                             f"{label} {titles}", ctx, f"{label} {line}".strip(), "slide", own=titles))
+    return out
+
+
+def _cells(line: str) -> list[str]:
+    if line.strip().startswith("|"):
+        return [c.strip() for c in line.strip().strip("|").split("|")]
+    return [c.strip() for c in line.split("\t")]
+
+
+def _is_rule(cells: list[str]) -> bool:
+    return all(re.fullmatch(r":?-{2,}:?", c) for c in cells if c)
+
+
+_VALUE = re.compile(r"[△▲-]?\s*\d[\d,.]*")
+
+
+def table_candidates(chunk: Chunk) -> list[Candidate]:
+    """Cells of pipe or tab tables, each with its row label, column header and stated unit."""
+    out: list[Candidate] = []
+    lines = chunk.text.split("\n")
+    i = 0
+    while i < len(lines):
+        raw = lines[i]
+        is_row = raw.strip().startswith("|") or raw.count("\t") >= 2
+        if not is_row:
+            i += 1
+            continue
+        start = i
+        while i < len(lines) and (lines[i].strip().startswith("|") or lines[i].count("\t") >= 2):
+            i += 1
+        rows = [_cells(lines[j]) for j in range(start, i)]
+        above = [normalize(x).strip() for x in lines[max(0, start - 6):start] if x.strip()]
+        unit = next((m.group(1) for x in reversed(above) if (m := _UNIT.search(x))), "")
+        caption = " ".join(x.lstrip("#").strip() for x in above if not _UNIT.search(x))
+        header = rows[0]
+        if any(_VALUE.fullmatch(c) for c in header[1:]):
+            header = [""] * len(header)  # a headerless block of rows
+        body = [r for r in rows[1:] if not _is_rule(r)] if any(header) else [r for r in rows if not _is_rule(r)]
+        heads = []
+        for k, h in enumerate(header):
+            h = normalize(h)
+            # 「対前年度伸び率%」 after 「科学技術振興費」 is that column's rate
+            if k > 0 and re.search(r"率|比|%", h) and not re.search(r"[一-龯]{2,}費|額", h):
+                h = f"{normalize(header[k - 1])} {h}"
+            heads.append(h)
+        ctx = _context(chunk, caption)
+        for r in body:
+            label = normalize(r[0]) if r else ""
+            for k, cell in enumerate(r[1:], 1):
+                cell = normalize(cell)
+                if not _VALUE.fullmatch(cell):
+                    continue
+                head = heads[k] if k < len(heads) else ""
+                rate = bool(re.search(r"率|%", head))
+                shown = cell.replace(" ", "")
+                out.append(Candidate(chunk, chunk.line_start + start + rows.index(r), shown,
+                                     "percent" if rate else "plain", f"{label} {head}", ctx,
+                                     f"{label} | {head} | {shown}", "table",
+                                     unit="%" if rate else unit, own=label))
+    return out
+
+
+def candidates(chunk: Chunk) -> list[Candidate]:
+    """Every figure of a passage, read by the reader of its shape."""
+    return table_candidates(chunk) + slide_candidates(chunk) + prose_candidates(chunk)
