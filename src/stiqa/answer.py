@@ -157,13 +157,16 @@ class Answerer(Money, Claims, Relevance):
             return result
         stated = [c for c in cands if c.chunk in result[1] and states(result[0], c.figure)]
         words = subject_words(q, self.idf)
-        verdicts = [judge(q, c, ask, words) for c in stated]
+        # the stated figures of the kind asked (a count question's answer may quote a rate beside it)
+        verdicts = [v for v in (judge(q, c, ask, words) for c in stated) if v != "shape"]
         scores = [v[0] for v in verdicts if isinstance(v, tuple)]
         if best is not None:
             if states(result[0], best.candidate.figure) or (scores and max(scores) >= best.score):
                 return result
             return self._figure_result(best.candidate)
-        if verdicts and all(v == "missing" for v in verdicts):
+        if all(v in ("missing", "cover") for v in verdicts):
+            # the figure stated is said of something else, or the answer states no figure of the
+            # kind asked at all (a rank asked, a budget line quoted): no answer is better
             self._note = "（資料の数値は、お尋ねの対象についてのものではありません。）"
             return None
         return result
@@ -310,7 +313,10 @@ class Answerer(Money, Claims, Relevance):
             rx = [re.compile(rf"(?<![A-Za-z]){t}\s*[:：]\s*([^\s:：()（）A-Z]{{4,}})"),
                   re.compile(rf"([^\s\t「」()（）:：、。]{{4,}})\s*[（(]{t}[）)]"),
                   re.compile(rf"(?<![A-Za-z]){t}[^()（）\n]{{0,20}}\s*[（(]([A-Z][A-Za-z &]{{6,}})[）)]"),
-                  re.compile(rf"[（(]([A-Z][A-Za-z &]{{6,}}?)\s*[:：]\s*{t}[）)]")]
+                  re.compile(rf"[（(]([A-Z][A-Za-z &]{{6,}}?)\s*[:：]\s*{t}[）)]"),
+                  # a heading or list item 「2. SIP 戦略的イノベーション創造プログラム」: the name after
+                  # the abbreviation, when it is a name of its kind (…プログラム, …事業)
+                  re.compile(rf"(?<![A-Za-z]){t}\s+([一-龯ァ-ヴー・]{{4,}}(?:事業|プログラム|制度|基金|イニシアティブ|会議|計画))")]
             names: list[tuple[str, Chunk]] = []
             for chunk in [h.chunk for h in hits] + self.searcher.chunks:
                 body = normalize(chunk.text)

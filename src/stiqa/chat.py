@@ -39,6 +39,40 @@ def _swap(previous: str, phrase: str) -> str:
     return ""
 
 
+_NUMBERED = re.compile(r"第\s*(\d+)\s*(期|回|次|号|部|章)")
+_ASKING = re.compile(r"(は|を|って|では)?\s*(いくら|幾ら|何|どの|どれ|どこ|いつ|誰|教えて|について|を?知りたい).*$")
+_ERA_YEAR = re.compile(r"(令和|平成|昭和)\s*(\d+|元)\s*年度?")
+
+
+def carry_subject(previous: str, question: str) -> str:
+    """An elliptic follow-up read with the previous question's subject ('' when it is not one).
+
+    Works without any list of names, for any document: 「前年度の予算額は？」 after 「…での科研費の
+    要求・要望額を教えて」 becomes 「…での科研費の前年度の予算額は？」; 「では第3期は？」 after 「第1期の
+    …の期間」 is the same question of its numbered sibling; 「And how much …?」 keeps the name asked about.
+    """
+    q = normalize(question).strip()
+    prev = normalize(previous).strip()
+    mine, theirs = _NUMBERED.search(q), _NUMBERED.search(prev)
+    if mine and theirs and mine.group(2) == theirs.group(2) and mine.group(1) != theirs.group(1):
+        return prev[:theirs.start()] + mine.group(0) + prev[theirs.end():]
+    if not re.search(r"[ぁ-んァ-ヴ一-龯]", q):  # English: keep the names the previous question asked about
+        names = [n for n in re.findall(r"[A-Z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)+|[A-Z]{2,}[A-Za-z0-9]*", prev)
+                 if n not in q]
+        return f"{q.rstrip('?')} ({', '.join(names)})?" if names and _OPENERS.match(q) else ""
+    body = _PRONOUN.sub("", _OPENERS.sub("", q).lstrip("、, ")).lstrip("、, ")
+    body = re.sub(r"^(その|この)?うち", "うち", body)
+    if not (_OPENERS.match(q) or _PRONOUN.match(q) or len(body) <= 20) or len(body) > 40:
+        return ""
+    core = _ASKING.sub("", prev)
+    subject = core.rsplit("の", 1)[0] if "の" in core else core
+    if _ERA_YEAR.search(body):
+        subject = _ERA_YEAR.sub("", subject).lstrip("のでにおける、 ")
+    if len(subject) < 2 or subject in body:
+        return ""
+    return f"{subject}の{body}"
+
+
 _RANK_PHRASE = re.compile(r"(一番|最も|もっとも)(?=多|大き|高|少な)|\d+番目に?(?=多|大き|高|少な)")
 
 
@@ -96,7 +130,8 @@ class Conversation:
             return q, own[0]
         prev = self.topic()
         if not prev:
-            return q, []
+            # no named program to carry: the previous question's own subject is carried instead
+            return (carry_subject(self.turns[-1].resolved, q) if self.turns else "") or q, []
         salient = analyze(q).salient
         if salient:  # names something the alias table does not know: a new topic
             return q, [salient[0]]

@@ -22,8 +22,9 @@ from .tuning import DEFAULT, Tuning
 _ASKS: list[tuple[str, re.Pattern[str]]] = [
     ("rank", re.compile(r"何番目|何位|順位|何番")),
     ("percent", re.compile(r"%|％|割合|比率|増減率|伸び率|何割|率は|share|percent|proportion|what rate", re.I)),
+    ("count", re.compile(r"何人|何件|何回|何名|何校|何か国|何カ国|何万人|何機関|何課題|何拠点|how many", re.I)),
     ("money", re.compile(r"いくら|幾ら|金額|予算|額|何億|何百万|円|how much|funding|budget|研究費|経費|費用", re.I)),
-    ("period", re.compile(r"期間|何年間|何か月|何ヶ月|何年先|how long|research period|duration", re.I)),
+    ("period", re.compile(r"期間|何年間|何か月|何ヶ月|何年先|いつからいつまで|how long|research period|duration", re.I)),
     ("count", re.compile(r"何人|何件|何回|何名|何校|何か国|何カ国|何万|何機関|何課題|何拠点|人数|件数|回数|"
                          r"how many|number of", re.I)),
 ]
@@ -53,7 +54,12 @@ class Choice:
 
 def asked_kind(text: str) -> str:
     """'money', 'percent', 'rank', 'period', 'count' or '' (the question asks for no figure)."""
-    t = normalize(text)
+    if re.search(r"とは|何を指|どのような|どういう|what is|what does", text, re.I):
+        return ""  # a definition, even of a budget term
+    if re.search(r"(ます|ました|です|でした)か[。?？]?$", text) and not re.search(r"何|いくら|幾ら|どの|どれ|どこ|いつ|誰|how|when", text, re.I):
+        return ""  # yes or no (「配分されますか」), not a figure
+    # a figure the question quotes (「75%というNatureの記事は」) is not what it asks for
+    t = FIGURE.sub(" ", normalize(text))
     return next((k for k, rx in _ASKS if rx.search(t)), "")
 
 
@@ -64,6 +70,12 @@ def subject_words(q: Query, idf: dict[str, float], drop: set[str] = frozenset())
         if t in _FIGURE_WORDS or t in drop or re.fullmatch(r"[\d.]+(年|年度|月)?|何.*", t):
             continue
         out[t] = max(idf.get(t, 3.0), 1.0)
+    # 「第7期」「第2次」: a numbered name is a word of its own (its number tells siblings apart)
+    for m in re.finditer(r"第\s*\d+\s*(期|回|次|号|部|章)", normalize(q.text)):
+        out[compact(m.group(0))] = 4.0
+    for m in re.finditer(r"([一-龯ァ-ヴー]{1,6})\s*(\d{1,2}|[A-Z])(?![\d年月日件人億万円%])", normalize(q.text)):
+        if not re.search(r"令和|平成|昭和|年度", m.group(1)):  # 「柱2」「タイプB」, not a year
+            out[compact(m.group(1)[-2:] + m.group(2))] = 4.0
     return list(out.items())
 
 
@@ -83,7 +95,7 @@ def _kind_fits(q: Query, c: Candidate, ask: str) -> bool:
         return True
     if q.qtype == "amount" and c.budget_kind:
         return False  # a programme's budget does not answer 「1課題あたり」 or 「上限」
-    if c.year is not None and c.year in q.years:
+    if not q.kind and c.year is not None and c.year in q.years:
         return True  # 「令和4年度の予算」 is the 前年度予算額 of a 令和5年度 document
     here = normalize(c.subject)
     kind = c.budget_kind or ("前年度" if "前年度" in here else "補正" if "補正" in here else "")
@@ -109,8 +121,10 @@ def judge(q: Query, c: Candidate, ask: str, words: list[tuple[str, float]], t: T
         return "shape"
     if c.kind == "plain" and c.shape != "table":
         return "shape"
-    local_toks, wide_toks = set(tokens(c.subject)), set(tokens(c.context))
-    local_flat, wide_flat = compact(c.subject), compact(c.context)
+    # the figure's own sentence counts as wide context, like its heading
+    wide = f"{c.context} {c.span}"
+    local_toks, wide_toks = set(tokens(c.subject)), set(tokens(wide))
+    local_flat, wide_flat = compact(c.subject), compact(wide)
     total = sum(w for _, w in words) or 1.0
     got = 0.0
     for word, w in words:
@@ -124,6 +138,8 @@ def judge(q: Query, c: Candidate, ask: str, words: list[tuple[str, float]], t: T
     if cover < t.min_cover:
         return "cover"
     asked_years = set(q.years) | _years(q.text)
+    if ask == "money" and q.kind == "前年度":
+        asked_years |= {y - 1 for y in asked_years}  # 「令和7年度…の前年度」 is 令和6年度
     s = cover
     if asked_years:
         own = {c.year} if c.year is not None else (_years(c.subject) or _years(c.span))

@@ -23,12 +23,12 @@ from .models import Chunk
 
 #: a figure with its unit, as written (normalised): money, percent, share, rank, count, period
 FIGURE = re.compile(
-    r"(?P<money>(?:約|最大)?\d[\d,.]*\s*(?:兆\s*\d[\d,.]*\s*)?(?:兆|億|千万|百万|万|千)?\s*円"
+    r"(?P<money>(?:約|最大)?\d[\d,.]*\s*(?:兆\s*\d[\d,.]*\s*)?(?:兆|億|千万|百万|万|千)?\s*(?:円|ユーロ|€|ドル|ポンド|元)"
     r"|(?:approximately |about |several |total of )?(?:\d[\d,.]*|several)\s*(?:million|billion|thousand)?\s*yen)"
     r"|(?P<percent>[△▲]?\s*\d[\d.]*\s*(?:%|％|ポイント))"
     r"|(?P<share>約?\d+割)"
     r"|(?P<rank>第\s*\d+\s*位|\d+\s*位)"
-    r"|(?P<period>\d+\s*(?:年間|か月|ヶ月|カ月|か年|週間)|\d+\s*years?(?:\s+and\s+\d+\s+months?)?(?:\s+or\s+less)?"
+    r"|(?P<period>(?:昭和|平成|令和)\s*(?:\d+|元)\s*[~〜～-]\s*(?:(?:昭和|平成|令和)\s*)?\d+\s*年度?|\d+\s*(?:年間|か月|ヶ月|カ月|か年|週間)|\d+\s*years?(?:\s+and\s+\d+\s+months?)?(?:\s+or\s+less)?"
     r"|[\d~〜-]+\s*年先|約?\d+\s*年間)"
     r"|(?P<count>約?\d[\d,.]*\s*(?:万|千|億)?\s*(?:人|名|件|校|大学|機関|か国|カ国|ヵ国|課題|回|拠点|社|者|分野)"
     r"|\d+\s+to\s+\d+(?:\s+\w+){0,2}\s+projects|\d[\d,]*\s+(?:projects|researchers|people|times))",
@@ -189,8 +189,8 @@ def table_candidates(chunk: Chunk) -> list[Candidate]:
         unit = next((m.group(1) for x in reversed(above) if (m := _UNIT.search(x))), "")
         caption = " ".join(x.lstrip("#").strip() for x in above if not _UNIT.search(x))
         header = rows[0]
-        if any(_VALUE.fullmatch(c) for c in header[1:]):
-            header = [""] * len(header)  # a headerless block of rows
+        if any(_VALUE.fullmatch(c) for c in header[1:]) or len(rows) < 2:
+            continue  # rows without column headers: a cell says nothing of what it counts
         body = [r for r in rows[1:] if not _is_rule(r)] if any(header) else [r for r in rows if not _is_rule(r)]
         heads = []
         for k, h in enumerate(header):

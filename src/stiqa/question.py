@@ -14,7 +14,7 @@ _CUES: list[tuple[str, re.Pattern[str]]] = [
                           r"(できる|使える|合う|向いている|利用できる|参加できる)(制度|事業|プログラム|支援)|"
                           r"(使える|利用できる)(制度|支援|支援策)は[？?]?$|^(制度|支援策)は[？?]?$|(し|行き|受け入れ|呼び|参加し|招き)たい[。.！!]?\s*$|"
                           r"which program|what program|suit|is there a program|any program", re.I)),
-    ("abbrev", re.compile(r"正式(名称|名|には)|何の略|略称|の略|フルネーム|略語|何という(事業|制度|名前|機関|組織)|"
+    ("abbrev", re.compile(r"正式(名称|名|には)|正式な(事業名|名称|名前|名)|何の略|略称|の略|フルネーム|略語|何という(事業|制度|名前|機関|組織)|"
                           r"日本語で|何と(書|言|呼)|stand for|full name|abbreviat", re.I)),
     ("period", re.compile(r"期間|何年間|何か月|何ヶ月|何カ月|どのくらいの間|どれくらいの間|how long|duration|何週間|"
                           r"何年まで|最大何年", re.I)),
