@@ -22,34 +22,33 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
 BASELINE = ROOT / "eval" / "baseline.json"
-REGENERATE = "回答器の変更を受け入れるなら `PYTHONPATH=src python -m stiqa.evaluate --save-baseline` で更新"
+#: every question set with its committed baseline; the generality set is asked on the project
+#: corpus plus its own documents (a private index beside the set, never index/)
+SETS = {
+    "suite": (QUESTIONS, BASELINE),
+    "heldout": (ROOT / "eval" / "heldout.jsonl", ROOT / "eval" / "heldout_baseline.json"),
+    "generality": (ROOT / "eval" / "generality" / "questions.jsonl", ROOT / "eval" / "generality" / "baseline.json"),
+}
+REGENERATE = ("回答器の変更を受け入れるなら `PYTHONPATH=src python -m stiqa.evaluate --save-baseline "
+              "[--questions Q --baseline B]` で更新")
 
 
-@pytest.fixture(scope="module")
-def items():
-    from stiqa.evaluate import load_questions
+@pytest.fixture(scope="module", params=list(SETS))
+def gate(request, settings, artifacts):
+    """One evaluation of a whole set (shared by every check below; results kept as an artifact)."""
+    from stiqa.chat import get_assistant
+    from stiqa.evalcorpus import prepare, set_corpus
+    from stiqa.evaluate import evaluate, format_summary, load_baseline, load_questions, write_results
 
-    return load_questions(QUESTIONS)
-
-
-@pytest.fixture(scope="module")
-def baseline():
-    from stiqa.evaluate import load_baseline
-
-    if not BASELINE.is_file():
-        pytest.fail(f"{BASELINE} がありません。{REGENERATE}")
-    return load_baseline(BASELINE)
-
-
-@pytest.fixture(scope="module")
-def run(assistant, items, artifacts):
-    """One evaluation of the whole set, shared by every check below (results kept as an artifact)."""
-    from stiqa.evaluate import evaluate, format_summary, write_results
-
+    questions, baseline = SETS[request.param]
+    if not baseline.is_file():
+        pytest.fail(f"{baseline} がありません。{REGENERATE}")
+    items = load_questions(questions)
+    assistant = get_assistant(prepare(settings, set_corpus(questions, None)))
     results, summary = evaluate(assistant, items, progress=False)
-    write_results(results, artifacts / "eval_results.jsonl")
-    (artifacts / "eval_summary.txt").write_text(format_summary(summary) + "\n", encoding="utf-8")
-    return results, summary
+    write_results(results, artifacts / f"eval_results_{request.param}.jsonl")
+    (artifacts / f"eval_summary_{request.param}.txt").write_text(format_summary(summary) + "\n", encoding="utf-8")
+    return items, load_baseline(baseline), results, summary
 
 
 def _show(items, results, ids):
@@ -63,8 +62,8 @@ def _show(items, results, ids):
     return "\n".join(lines)
 
 
-def test_every_question_answered_in_contract_form(items, run):
-    results, summary = run
+def test_every_question_answered_in_contract_form(gate):
+    items, _, results, summary = gate
     assert [r["id"] for r in results] == [i["id"] for i in items]
     keys = {"id", "question", "answer", "abstained", "citations", "latency_ms"}
     for r in results:
@@ -76,29 +75,38 @@ def test_every_question_answered_in_contract_form(items, run):
 
 
 @pytest.mark.parametrize("figure", ["accuracy", "citation_accuracy"])
-def test_figure_not_below_baseline(run, baseline, figure):
-    _, summary = run
+def test_figure_not_below_baseline(gate, figure):
+    _, baseline, _, summary = gate
     old, new = baseline["summary"][figure], summary[figure]
     assert new >= old - 1e-9, f"{figure} が下がりました: {old:.4f} → {new:.4f}。{REGENERATE}"
 
 
-def test_every_stated_number_is_cited(items, run):
-    results, _ = run
+def test_every_stated_number_is_cited(gate):
+    items, _, results, _ = gate
     bad = [r["id"] for r in results if not r["eval"]["faithful"]]
     assert not bad, f"引用した箇所にない数値を述べた回答が {len(bad)} 件:\n{_show(items, results, bad)}"
 
 
-def test_no_regressions(items, run, baseline):
+def test_no_regressions(gate):
     from stiqa.evaluate import compare
 
-    results, summary = run
+    items, baseline, results, summary = gate
     regressions = compare(results, summary, baseline)["regressions"]
     assert not regressions, (f"ベースラインで正解だった {len(regressions)} 問が不正解になりました:\n"
                              f"{_show(items, results, regressions)}\n{REGENERATE}")
 
 
-def test_baseline_matches_question_set(items, baseline):
+def test_wrong_answers_not_above_baseline(gate):
+    """A wrong figure is worse than an abstention: the share of given answers that are wrong holds."""
+    _, baseline, _, summary = gate
+    old = baseline["summary"].get("wrong_share")
+    assert old is None or summary["wrong_share"] <= old + 1e-9, (
+        f"誤答の割合が増えました: {old:.4f} → {summary['wrong_share']:.4f}。{REGENERATE}")
+
+
+def test_baseline_matches_question_set(gate):
     """A baseline naming questions that no longer exist is stale."""
+    items, baseline, _, _ = gate
     unknown = set(baseline["correct_ids"]) - {i["id"] for i in items}
     assert not unknown, f"ベースラインに存在しない質問 id: {sorted(unknown)}。{REGENERATE}"
     assert baseline["summary"]["n"] == len(items), REGENERATE

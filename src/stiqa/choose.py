@@ -54,7 +54,7 @@ class Choice:
 
 def asked_kind(text: str) -> str:
     """'money', 'percent', 'rank', 'period', 'count' or '' (the question asks for no figure)."""
-    if re.search(r"とは|何を指|どのような|どういう|what is|what does", text, re.I):
+    if re.search(r"とは|何を指|どのような|どういう|^what (?:is|are) (?:a|an) |what does .* mean", text, re.I):
         return ""  # a definition, even of a budget term
     if re.search(r"(ます|ました|です|でした)か[。?？]?$", text) and not re.search(r"何|いくら|幾ら|どの|どれ|どこ|いつ|誰|how|when", text, re.I):
         return ""  # yes or no (「配分されますか」), not a figure
@@ -132,8 +132,10 @@ def judge(q: Query, c: Candidate, ask: str, words: list[tuple[str, float]], t: T
             got += w
         elif _has(word, wide_toks, wide_flat):
             got += t.heading_weight * w
-        elif w >= t.missing_veto * total:
-            return "missing"  # something the question names is not said of this figure
+        elif w >= t.missing_veto * total or re.search(r"\d", word):
+            # something the question names is not said of this figure; a numbered name (第7期,
+            # 柱2) always counts: its sibling's figure is another subject's
+            return "missing"
     cover = got / total if words else 0.5
     if cover < t.min_cover:
         return "cover"
