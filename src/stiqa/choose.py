@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from .figures import FIGURE, Candidate
-from .japanese import compact, fiscal_years, normalize, tokens, western_to_era
+from .japanese import compact, fiscal_years, normalize, nouns, tokens, western_to_era
 from .money import MONEY_WORDS
 from .question import Query, alternatives
 from .relevance import GENERIC_VERBS
@@ -40,7 +40,7 @@ _FIGURE_WORDS = {"予算", "予算額", "額", "金額", "円", "億", "万", "�
                  "how", "much", "many", "what", "is", "the", "of", "in", "for", "was", "did", "does", "a", "an",
                  "number", "amount", "each", "get", "and", "per", "fy", "中", "うち", "における", "で", "について",
                  "対", "対前年度", "増減率", "伸び率", "当たり", "あたり", "最大", "上限", "share", "percent",
-                 "辺り", "当り", "課", "題", "課題", "毎年", "毎年度", "年額", "年間", "一人", "目安", "単価", "規模",
+                 "辺り", "当り", "番", "目", "大凡", "project", "projects", "program", "programme", "課", "題", "課題", "毎年", "毎年度", "年額", "年間", "一人", "目安", "単価", "規模",
                  "支援額", "幅", "上限額", "ぐらい", "大体", "凡そ", "およそ", "新た", "いつ", "実績", "目標",
                  *MONEY_WORDS, *GENERIC_VERBS}
 
@@ -127,12 +127,13 @@ def judge(q: Query, c: Candidate, ask: str, words: list[tuple[str, float]], t: T
     local_flat, wide_flat = compact(c.subject), compact(wide)
     total = sum(w for _, w in words) or 1.0
     got = 0.0
+    named = nouns(q.text)
     for word, w in words:
         if _has(word, local_toks, local_flat):
             got += w
         elif _has(word, wide_toks, wide_flat):
             got += t.heading_weight * w
-        elif w >= t.missing_veto * total or re.search(r"\d", word):
+        elif (w >= t.missing_veto * total and word in named) or re.search(r"\d", word):
             # something the question names is not said of this figure; a numbered name (第7期,
             # 柱2) always counts: its sibling's figure is another subject's
             return "missing"

@@ -19,7 +19,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 #: Bump when the chunker's output or the BM25 analyser changes: a different version forces a rebuild.
-CHUNKER_VERSION = "8"
+CHUNKER_VERSION = "9"
 
 
 def _default_dir(name: str) -> Path:

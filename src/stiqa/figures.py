@@ -83,18 +83,42 @@ def _sentences(line: str) -> list[str]:
     return [p for p in parts if p.strip()]
 
 
-def prose_candidates(chunk: Chunk) -> list[Candidate]:
-    """Figures in running sentences, each with its clause (and the sentence's topic)."""
-    out: list[Candidate] = []
-    ctx = _context(chunk)
-    lines = chunk.text.split("\n")
-    for off, raw in enumerate(lines):
+_BULLET_START = re.compile(r"^\s*(?:[○〇•・\-▶■●◆※<【(（\[*]|\d+[.．)]|[①-⑳])")
+#: a numbered heading written inline (「…充当3.ImPACT 革新的研究開発推進プログラム」): the subject of
+#: what follows until the next one
+_INLINE_HEADING = re.compile(r"(?<![\d.,])(\d{1,2})\s*[.．]\s*([A-Za-z][\w\-]*\s+[^\s、。]{4,}|[^\s\d、。(（]{4,}[^\s、。]*)")
+
+
+def logical_lines(chunk: Chunk) -> list[tuple[int, str]]:
+    """The chunk's lines with PDF line wraps undone: a long line that stops mid-sentence continues
+    on the next one (「…あらゆる「学」 / 「術研究」…」) unless that one opens a new item."""
+    out: list[tuple[int, str]] = []
+    for off, raw in enumerate(chunk.text.split("\n")):
         line = normalize(raw).strip()
-        if not line or line.startswith("|") or "\t" in raw:
+        if not line:
+            out.append((off, ""))
             continue
-        if _alone(line):
+        if out and out[-1][1] and len(out[-1][1]) >= 30 and not out[-1][1].endswith(("。", ":", "：")) \
+                and not _BULLET_START.match(line) and not _alone(line) and "\t" not in raw \
+                and not out[-1][1].startswith("|") and not re.search(r"[A-Za-z]$", out[-1][1]):
+            out[-1] = (out[-1][0], out[-1][1] + line)
+            continue
+        out.append((off, line if "\t" not in raw else ""))
+    return out
+
+
+def prose_candidates(chunk: Chunk) -> list[Candidate]:
+    """Figures in running sentences, each with its clause (and the sentence's topic); the whole
+    item and the latest inline numbered heading are its wider context."""
+    out: list[Candidate] = []
+    base = _context(chunk)
+    heading = ""
+    for off, line in logical_lines(chunk):
+        if not line or line.startswith("|") or _alone(line):
             continue  # a figure alone on its line is a slide's: slide_candidates reads it
+        pos = 0
         for sent in _sentences(line):
+            heads = list(_INLINE_HEADING.finditer(sent))
             topic = sent.split("は", 1)[0] if "は" in sent[:40] else ""
             prev_end = 0
             matches = list(FIGURE.finditer(sent))
@@ -106,10 +130,14 @@ def prose_candidates(chunk: Chunk) -> list[Candidate]:
                 clause = before[cut[-1].end():] if cut and len(before) - cut[-1].end() >= 4 else before
                 nxt = matches[i + 1].start() if i + 1 < len(matches) else len(sent)
                 after = re.split(r"[、。,;]", sent[m.end():nxt], maxsplit=1)[0][:30]
-                subject = f"{topic} {clause} {after}"
+                head = next((h.group(2) for h in reversed(heads) if h.end() <= m.start()), heading)
                 out.append(Candidate(chunk, chunk.line_start + off, m.group(0).strip(), m.lastgroup or "plain",
-                                     subject, ctx, sent.strip(), "prose", own=topic or clause))
+                                     f"{topic} {clause} {after}", f"{base} {head} {line}", sent.strip(),
+                                     "prose", own=topic or clause))
                 prev_end = m.end()
+            if heads:
+                heading = heads[-1].group(2)
+            pos += len(sent)
     return out
 
 

@@ -308,6 +308,15 @@ def chunk_document(doc: SourceDoc, known_programs: frozenset[str] = frozenset())
         if _is_blank(lines[i]):
             i += 1
             continue
+        if markdown and _RULE.fullmatch(lines[i]):
+            # a thematic break (pages or slides joined with 「---」) ends the slide: its headings
+            # do not carry over to the next page, and a figure stays with its own page's title
+            cur.lines.append(i + 1)
+            flush()
+            stack = [h for h in stack if h[0] <= 1]
+            override = None
+            i += 1
+            continue
         head = _heading(lines, i, markdown)
         if head:
             if cur.body:  # consecutive headings stay with the content below them
@@ -362,6 +371,9 @@ def chunk_document(doc: SourceDoc, known_programs: frozenset[str] = frozenset())
         i = j
     flush()
     return chunks
+
+
+_RULE = re.compile(r"\s*(?:-{3,}|\*{3,}|_{3,})\s*")
 
 
 def _compact_name(text: str) -> str:

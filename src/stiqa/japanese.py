@@ -126,6 +126,20 @@ def person_names(text: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=2048)
+def nouns(text: str) -> frozenset[str]:
+    """The nouns of a text (normalised forms, as ``tokens`` gives them; Latin words as written):
+    what names a subject, as opposed to the verbs and adverbs of how it is asked."""
+    out = set()
+    for m in _tokenizer().tokenize(normalize(text).lower()[:4000]):
+        pos = m.part_of_speech()
+        if pos[0] == "名詞" and pos[1] != "数詞":
+            surface = m.surface()
+            out.add(surface.lower() if surface.isascii() else m.normalized_form().lower())
+    out.update(w for w in _ASCII_WORD.findall(normalize(text).lower()))
+    return frozenset(out)
+
+
 def tokens(text: str) -> list[str]:
     """Content-word tokens (Sudachi normalised forms, particles and auxiliaries dropped).
 

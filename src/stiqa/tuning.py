@@ -14,7 +14,7 @@ class Tuning:
     #: share of the question's subject words (rarity-weighted) a figure's subject must hold
     min_cover: float = 0.72
     #: a subject word found only in the heading / title counts this much of one found beside the figure
-    heading_weight: float = 0.7
+    heading_weight: float = 0.75
     #: a subject word the question names that is missing beside the figure and in the heading
     #: disqualifies when its weight is at least this share of the question's subject weight
     missing_veto: float = 0.25
