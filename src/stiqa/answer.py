@@ -13,6 +13,7 @@ from collections.abc import Callable
 from .choose import asked_kind, choose, judge, render, states, subject_words
 from .claims import Claims
 from .figures import candidates as figure_candidates
+from .suggest import BESIDE_COVER, clause_of, suggest
 from .described import described_chunks
 from .documents import document_date
 from .guard import numbers_supported
@@ -71,12 +72,15 @@ class Answerer(Money, Claims, Relevance):
         t0 = time.perf_counter()
         groups = self.aliases(question) if self.aliases else []
         q = analyze(question, [n for g in groups for n in g])
+        catalog_miss = None
         if q.qtype == "finder" and self.finder and not groups:
             found = self.finder(question)
-            if found is not None:
+            if found is not None and not found.abstained:
+                self._beside_catalog(q, found)
                 found.latency_ms = (time.perf_counter() - t0) * 1000
                 found.interpretation = interpretation
                 return found
+            catalog_miss = found  # none of the catalog's programs fits: the passages may name one
         unknown = self._unknown_program(q.text, groups)
         if unknown:
             ans = self._abstain(question, [])
@@ -107,6 +111,16 @@ class Answerer(Money, Claims, Relevance):
             self._compounds = [c for c in re.findall(r"(?<![一-龯])[一-龯]{4,}(?![一-龯])", rest)
                                if not any(p in c for p in q.proper)]  # 大阪大学 is a name, not an attribute
             result = self._dispatch(q, hits, groups) if hits else None
+            if q.qtype == "finder" and hits:
+                # a program the catalog does not know (a new document's): the passage that
+                # holds most of the situation names it (suggest.py); else the catalog's answer
+                result = suggest(self.searcher.matcher, self.searcher.position, q.text, hits)
+                if result is None and catalog_miss is not None:
+                    catalog_miss.latency_ms = (time.perf_counter() - t0) * 1000
+                    catalog_miss.interpretation = interpretation
+                    return catalog_miss
+            elif result is None and hits and q.salient and re.search(r"どのような|どんな|どういう", q.text):
+                result = clause_of(q.salient[0], [h.chunk for h in hits])
             if result is not None and q.years and q.qtype in _YEAR_BOUND:
                 result = self._in_year(q, result)
             if hits and not dated:
@@ -133,6 +147,18 @@ class Answerer(Money, Claims, Relevance):
         ans.interpretation = interpretation
         ans.latency_ms = (time.perf_counter() - t0) * 1000
         return ans
+
+    def _beside_catalog(self, q: Query, found: Answer) -> None:
+        """The catalog ranks the programs it knows; a passage of a document it has no entries for
+        may fit the situation as well: name it after the catalog's list, with its citation."""
+        hits = self.searcher.search(q.text, max(self.k, 8))
+        got = suggest(self.searcher.matcher, self.searcher.position, q.text, hits, min_cover=BESIDE_COVER)
+        if got is None or any(c.source == got[1][0].source and c.line_start == got[1][0].line_start
+                              for c in found.citations):
+            return
+        text, used, span = got
+        found.text += "\n" + text.replace("資料からは", "また、資料の本文からは", 1)
+        found.citations.append(Citation.from_chunk(used[0], span))
 
     def _subject_checked(self, q: Query, hits: list[Hit], result):
         """A figure is stated only when its subject is the one asked (choose.py).
