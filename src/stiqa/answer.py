@@ -16,6 +16,7 @@ from .figures import candidates as figure_candidates
 from .suggest import BESIDE_COVER, clause_of, suggest
 from .described import described_chunks
 from .documents import document_date
+from .glossary import translations
 from .guard import numbers_supported
 from .prose import min_cover as prose_min_cover, prose_answer
 from .japanese import compact, fiscal_years, normalize, person_names, tokens, western_to_era
@@ -114,7 +115,8 @@ class Answerer(Money, Claims, Relevance):
             if q.qtype == "finder" and hits:
                 # a program the catalog does not know (a new document's): the passage that
                 # holds most of the situation names it (suggest.py); else the catalog's answer
-                result = suggest(self.searcher.matcher, self.searcher.position, q.text, hits)
+                result = suggest(self.searcher.matcher, self.searcher.position, q.text, hits,
+                                 previous=lambda c: self._before.get(c.id))
                 if result is None and catalog_miss is not None:
                     catalog_miss.latency_ms = (time.perf_counter() - t0) * 1000
                     catalog_miss.interpretation = interpretation
@@ -123,7 +125,7 @@ class Answerer(Money, Claims, Relevance):
                 result = clause_of(q.salient[0], [h.chunk for h in hits])
             if result is not None and q.years and q.qtype in _YEAR_BOUND:
                 result = self._in_year(q, result)
-            if hits and not dated:
+            if hits and not dated and q.qtype != "finder":
                 result = self._subject_checked(q, hits, result)
             cover = prose_min_cover(q)
             if result is None and hits and not self._note and cover is not None and not asked_kind(q.text):
@@ -132,7 +134,8 @@ class Answerer(Money, Claims, Relevance):
                                       min_cover=cover)
         if result is None:
             ans = self._abstain(question, hits)
-            missing = [t for t in q.salient if not any(compact(t) in flat(c) for c in self.searcher.chunks)]
+            missing = [t for t in q.salient if not any(compact(n).lower() in flat(c).lower() for n in (t, *translations(t))
+                                                       for c in self.searcher.chunks)]
             if self._note:
                 ans.text = f"{ABSTAIN_TEXT}{self._note}"
             elif missing:
@@ -152,7 +155,8 @@ class Answerer(Money, Claims, Relevance):
         """The catalog ranks the programs it knows; a passage of a document it has no entries for
         may fit the situation as well: name it after the catalog's list, with its citation."""
         hits = self.searcher.search(q.text, max(self.k, 8))
-        got = suggest(self.searcher.matcher, self.searcher.position, q.text, hits, min_cover=BESIDE_COVER)
+        got = suggest(self.searcher.matcher, self.searcher.position, q.text, hits, previous=lambda c: self._before.get(c.id),
+                      min_cover=BESIDE_COVER)
         if got is None or any(c.source == got[1][0].source and c.line_start == got[1][0].line_start
                               for c in found.citations):
             return
@@ -217,6 +221,10 @@ class Answerer(Money, Claims, Relevance):
         names = [n for g in groups for n in g]
         if not names:
             for m in _EN_PROGRAM_NAME.finditer(text):
+                # a name followed by its abbreviation that the documents use is known by it
+                abbr = re.match(r"\s*[（(]([A-Za-z][A-Za-z0-9\-]+)[)）]", text[m.end():])
+                if abbr and any(abbr.group(1) in c.text for c in self.searcher.chunks):
+                    continue
                 first = m.group(0).split()[0]
                 if not any(compact(first) in flat(c) for c in self.searcher.chunks):
                     return m.group(0)
@@ -238,7 +246,7 @@ class Answerer(Money, Claims, Relevance):
         covered = {compact(n) for g in groups for n in g}
         for term in q.salient:
             if not any(compact(term) in c or c in compact(term) for c in covered):
-                must.append([term])
+                must.append([term, *translations(term)])  # アイデア is written "ideas" on an English page
         if not must:
             self._pool = []
             return hits[: self.k]

@@ -15,6 +15,7 @@ from .figures import FIGURE, Candidate
 from .japanese import compact, fiscal_years, normalize, nouns, tokens, western_to_era
 from .money import MONEY_WORDS
 from .question import Query, alternatives
+from .glossary import translations
 from .relevance import GENERIC_VERBS
 from .tuning import DEFAULT, Tuning
 
@@ -40,7 +41,9 @@ _FIGURE_WORDS = {"予算", "予算額", "額", "金額", "円", "億", "万", "�
                  "how", "much", "many", "what", "is", "the", "of", "in", "for", "was", "did", "does", "a", "an",
                  "number", "amount", "each", "get", "and", "per", "fy", "中", "うち", "における", "で", "について",
                  "対", "対前年度", "増減率", "伸び率", "当たり", "あたり", "最大", "上限", "share", "percent",
-                 "辺り", "当り", "番", "目", "大凡", "project", "projects", "program", "programme", "課", "題", "課題", "毎年", "毎年度", "年額", "年間", "一人", "目安", "単価", "規模",
+                 "辺り", "当り", "番", "目", "大凡", "project", "projects", "program", "programme", "budget",
+                 "according", "to", "were", "be", "by", "it", "its", "this", "that", "which", "request",
+                 "requested", "get", "gets", "receive", "spent", "spend", "課", "題", "課題", "毎年", "毎年度", "年額", "年間", "一人", "目安", "単価", "規模",
                  "支援額", "幅", "上限額", "ぐらい", "大体", "凡そ", "およそ", "新た", "いつ", "実績", "目標",
                  *MONEY_WORDS, *GENERIC_VERBS}
 
@@ -67,7 +70,7 @@ def subject_words(q: Query, idf: dict[str, float], drop: set[str] = frozenset())
     """The question's words that say whose figure it asks for, with their rarity weights."""
     out: dict[str, float] = {}
     for t in q.content:
-        if t in _FIGURE_WORDS or t in drop or re.fullmatch(r"[\d.]+(年|年度|月)?|何.*", t):
+        if t in _FIGURE_WORDS or t in drop or re.fullmatch(r"[\d.]+(年|年度|月)?|何.*|fy\d*|\d+(st|nd|rd|th)", t):
             continue
         out[t] = max(idf.get(t, 3.0), 1.0)
     # 「第7期」「第2次」: a numbered name is a word of its own (its number tells siblings apart)
@@ -80,7 +83,9 @@ def subject_words(q: Query, idf: dict[str, float], drop: set[str] = frozenset())
 
 
 def _has(word: str, toks: set[str], flat: str) -> bool:
-    return any(a in toks or (len(a) >= 2 and compact(a).lower() in flat.lower()) for a in alternatives(word))
+    # the question's word, its paraphrases (question.SYNONYMS) and its other-language terms (glossary)
+    alts = (*alternatives(word), *translations(word))
+    return any(a in toks or (len(a) >= 2 and compact(a).lower() in flat.lower()) for a in alts)
 
 
 def _years(text: str) -> set[int]:

@@ -56,7 +56,7 @@ _COMMON = {"ポスドク", "プログラム", "イノベーション", "シン�
            "グローバル", "レベル", "ステップアップ", "インバウンド", "アウトバウンド", "アジア", "ユーロ",
            "プロジェクト", "イニシアティブ", "データ", "オンライン", "チーム", "マッチング", "ポスト", "リーダー",
            "FY", "AI", "TOP", "JST", "AMED", "EU", "USA", "THE", "WHAT", "HOW", "WHICH", "WHEN", "PHD", "SDGS",
-           "FA", "OK"}
+           "FA", "OK", "MEXT", "JSPS", "CSTI", "NISTEP", "MOF", "JICA", "NEDO", "RIKEN"}
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ the document's title name. Too little of the situation in any passage, or no nam
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from .japanese import compact, normalize, tokens
@@ -58,17 +59,26 @@ def _clause_name(sentence: str, question: str) -> str:
     return best
 
 
-def _title_name(chunk: Chunk) -> str:
+def _title_name(chunk: Chunk, previous: Callable[[Chunk], Chunk | None]) -> str:
+    """The name a passage's slide is titled with: its own title lines, else those of the passages
+    just before it in the file (a slide split into chunks), else a document title naming one."""
     from .figures import title_lines
 
-    for text in [*title_lines(chunk), chunk.program, chunk.section.rsplit(" > ", 1)[-1], chunk.title]:
-        found = names_in(text or "")
-        if found:
-            return found[0]
-    return ""
+    c: Chunk | None = chunk
+    for _ in range(4):
+        if c is None:
+            break
+        for text in [*title_lines(c), c.program]:
+            found = names_in(text or "")
+            if found:
+                return found[0]
+        c = previous(c)
+    found = names_in(chunk.title)
+    return found[0] if len(found) == 1 else ""  # a title listing several topics names none
 
 
 def suggest(matcher: Any, position: dict[str, int], question: str, hits: list[Hit], *,
+            previous: Callable[[Chunk], Chunk | None] = lambda c: None,
             top: int = 3, min_cover: float = MIN_COVER) -> tuple[str, list[Chunk], str] | None:
     """(text, [chunk], quoted sentence) naming the program of the passage that fits, or None."""
     best: tuple[float, str, Chunk] | None = None
@@ -82,7 +92,7 @@ def suggest(matcher: Any, position: dict[str, int], question: str, hits: list[Hi
     if best is None or best[0] < min_cover:
         return None
     _, sentence, chunk = best
-    name = _clause_name(sentence, question) or _title_name(chunk)
+    name = _clause_name(sentence, question) or _title_name(chunk, previous)
     if not name or compact(name) in compact(question):
         return None  # a suggestion repeating the question's own name tells nothing
     line = clean(sentence)
