@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .figures import FIGURE, Candidate
 from .japanese import compact, fiscal_years, normalize, nouns, tokens, western_to_era
 from .money import MONEY_WORDS
-from .question import Query, alternatives
+from .question import KINDS, Query, alternatives
 from .glossary import translations
 from .relevance import GENERIC_VERBS
 from .tuning import DEFAULT, Tuning
@@ -41,7 +41,7 @@ _FIGURE_WORDS = {"予算", "予算額", "額", "金額", "円", "億", "万", "�
                  "how", "much", "many", "what", "is", "the", "of", "in", "for", "was", "did", "does", "a", "an",
                  "number", "amount", "each", "get", "and", "per", "fy", "中", "うち", "における", "で", "について",
                  "対", "対前年度", "増減率", "伸び率", "当たり", "あたり", "最大", "上限", "share", "percent",
-                 "辺り", "当り", "番", "目", "大凡", "project", "projects", "program", "programme", "budget",
+                 "辺り", "当り", "前", "番", "目", "大凡", "project", "projects", "program", "programme", "budget",
                  "according", "to", "were", "be", "by", "it", "its", "this", "that", "which", "request",
                  "requested", "get", "gets", "receive", "spent", "spend", "課", "題", "課題", "毎年", "毎年度", "年額", "年間", "一人", "目安", "単価", "規模",
                  "支援額", "幅", "上限額", "ぐらい", "大体", "凡そ", "およそ", "新た", "いつ", "実績", "目標",
@@ -100,15 +100,20 @@ def _kind_fits(q: Query, c: Candidate, ask: str) -> bool:
         return True
     if q.qtype == "amount" and c.budget_kind:
         return False  # a programme's budget does not answer 「1課題あたり」 or 「上限」
-    if not q.kind and c.year is not None and c.year in q.years:
+    prev, hosei = _wants_previous(q), bool(KINDS["補正"].search(q.text))
+    if not prev and not hosei and c.year is not None and c.year in q.years:
         return True  # 「令和4年度の予算」 is the 前年度予算額 of a 令和5年度 document
     here = normalize(c.subject)
     kind = c.budget_kind or ("前年度" if "前年度" in here else "補正" if "補正" in here else "")
-    if q.kind == "前年度":
+    if prev:
         return kind == "前年度" or (c.shape == "table" and bool(_years(here)))
-    if q.kind == "補正":
+    if hosei:
         return kind == "補正"
-    return kind not in ("前年度",) and (kind != "補正" or q.kind == "補正")
+    return kind not in ("前年度", "補正")
+
+
+def _wants_previous(q: Query) -> bool:
+    return q.kind == "前年度" or bool(KINDS["前年度"].search(q.text))
 
 
 def score(q: Query, c: Candidate, ask: str, words: list[tuple[str, float]], t: Tuning = DEFAULT
@@ -146,7 +151,7 @@ def judge(q: Query, c: Candidate, ask: str, words: list[tuple[str, float]], t: T
     if cover < t.min_cover:
         return "cover"
     asked_years = set(q.years) | _years(q.text)
-    if ask == "money" and q.kind == "前年度":
+    if ask == "money" and _wants_previous(q):
         asked_years |= {y - 1 for y in asked_years}  # 「令和7年度…の前年度」 is 令和6年度
     s = cover
     if asked_years:
