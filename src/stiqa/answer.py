@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from .choose import asked_kind, choose, judge, render, states, subject_words
 from .claims import Claims
+from .definitions import asked_term, enumeration, gloss
 from .figures import candidates as figure_candidates
 from .suggest import BESIDE_COVER, clause_of, suggest
 from .described import described_chunks
@@ -123,6 +124,13 @@ class Answerer(Money, Claims, Relevance):
                     return catalog_miss
             elif result is None and hits and q.salient and re.search(r"どのような|どんな|どういう", q.text):
                 result = clause_of(q.salient[0], [h.chunk for h in hits])
+            term = asked_term(q.text) if hits and q.qtype in ("fact", "abbrev", "negative") else ""
+            if term:
+                # the documents' own definition of the term: its gloss in brackets, or, for a
+                # named set (「3本の矢」), the numbered items under it (definitions.py)
+                chunks = [h.chunk for h in hits]
+                counted = re.search(r"\d|[一二三四五六七八九十]つ", term)
+                result = gloss(term, chunks) or (enumeration(term, chunks) if counted else None) or result
             if result is not None and q.years and q.qtype in _YEAR_BOUND:
                 result = self._in_year(q, result)
             if hits and not dated and q.qtype != "finder":

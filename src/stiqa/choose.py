@@ -66,13 +66,16 @@ def asked_kind(text: str) -> str:
     return next((k for k, rx in _ASKS if rx.search(t)), "")
 
 
-def subject_words(q: Query, idf: dict[str, float], drop: set[str] = frozenset()) -> list[tuple[str, float]]:
+def subject_words(q: Query, idf: dict[str, float], drop: set[str] = frozenset(), tuning: Tuning = DEFAULT
+                  ) -> list[tuple[str, float]]:
     """The question's words that say whose figure it asks for, with their rarity weights."""
     out: dict[str, float] = {}
+    named = nouns(q.text)
     for t in q.content:
-        if t in _FIGURE_WORDS or t in drop or re.fullmatch(r"[\d.]+(年|年度|月)?|何.*|fy\d*|\d+(st|nd|rd|th)", t):
+        if t in _FIGURE_WORDS or t in drop or re.fullmatch(r"[\d.]+(年|年度|月)?|何.*|fy\d*|\d+(st|nd|rd|th)|[a-z]", t):
             continue
-        out[t] = max(idf.get(t, 3.0), 1.0)
+        # nouns say whose figure; verbs and adverbs (属する, 充てる) only how it is asked
+        out[t] = max(idf.get(t, 3.0), 1.0) * (1.0 if t in named else tuning.verb_weight)
     # 「第7期」「第2次」: a numbered name is a word of its own (its number tells siblings apart)
     for m in re.finditer(r"第\s*\d+\s*(期|回|次|号|部|章)", normalize(q.text)):
         out[compact(m.group(0))] = 4.0
@@ -177,7 +180,7 @@ def choose(q: Query, cands: list[Candidate], idf: dict[str, float], *, drop: set
     ask = asked_kind(q.text)
     if not ask:
         return None
-    words = subject_words(q, idf, drop)
+    words = subject_words(q, idf, drop, tuning)
     scored = []
     for rank, c in enumerate(cands):
         got = score(q, c, ask, words, tuning)

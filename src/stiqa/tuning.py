@@ -18,6 +18,8 @@ class Tuning:
     #: a subject word the question names that is missing beside the figure and in the heading
     #: disqualifies when its weight is at least this share of the question's subject weight
     missing_veto: float = 0.25
+    #: a question word that is not a noun (a verb, an adverb) counts this much of its rarity
+    verb_weight: float = 0.3
     #: per qualifier of the figure's own subject that the question does not ask for
     extra_penalty: float = 0.08
     #: a table cell whose unit is the unit asked (何百万円) gains this
