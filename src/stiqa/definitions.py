@@ -16,7 +16,7 @@ from .models import Chunk
 
 #: the term a definition question asks about: 「「学術研究」とは」, 「3本の矢とは何」
 _ASKED = re.compile(r"「([^」]{2,24})」\s*(?:とは|って)|([^\s、。「」の]{2,24})\s*(?:とは|って何)")
-_MARK = re.compile(r"(?<![\d.,\w])([1-9])\s*[.．]\s*(?=\S)")
+_MARK = re.compile(r"(?<![\d.,A-Za-z])([1-9])\s*[.．]\s*(?=\S)")
 
 
 def asked_term(question: str) -> str:
@@ -53,7 +53,10 @@ def enumeration(term: str, chunks: list[Chunk], *, most: int = 6) -> tuple[str, 
                 if int(m.group(1)) != want:
                     continue
                 end = marks[k + 1].start() if k + 1 < len(marks) else len(after)
-                item = re.split(r"[\n。]", after[m.end():end], maxsplit=1)[0].strip()[:40]
+                item = re.split(r"[\n。]", after[m.end():end], maxsplit=1)[0].strip()
+                # an item that is a name ends with its kind word (a wrapped line may run on after it)
+                named = re.match(r".{2,40}?(?:事業|プログラム|制度|基金|イニシアティブ)(?:\s*[（(][^)）]*[)）])?", item)
+                item = named.group(0) if named else item[:40]
                 if item:
                     items.append(item)
                     want += 1

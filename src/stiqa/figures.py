@@ -100,6 +100,7 @@ def logical_lines(chunk: Chunk) -> list[tuple[int, str]]:
             continue
         if out and out[-1][1] and len(out[-1][1]) >= 30 and not out[-1][1].endswith(("。", ":", "：")) \
                 and not _BULLET_START.match(line) and not _alone(line) and "\t" not in raw \
+                and len(line) >= 6 and re.search(r"[ぁ-んァ-ヴ一-龯]{2,}", line) \
                 and not out[-1][1].startswith("|") and not re.search(r"[A-Za-z]$", out[-1][1]):
             out[-1] = (out[-1][0], out[-1][1] + line)
             continue
