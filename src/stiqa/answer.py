@@ -6,6 +6,7 @@ code that every number it states stands in a cited chunk. When nothing fits, it 
 """
 from __future__ import annotations
 
+import copy
 import re
 import time
 from collections.abc import Callable
@@ -71,6 +72,14 @@ class Answerer(Money, Claims, Relevance):
     # ------------------------------------------------------------ entry point
 
     def answer(self, question: str, *, interpretation: str = "") -> Answer:
+        """Answer one question. The long-lived answerer is never written to while answering: each
+        question runs on its own shallow copy, which holds that question's context (its topic
+        pool, the attributes asked, the note explaining an abstention), so answers run in
+        parallel without a lock. What the copies share is read-only (the searcher, the rarity
+        tables, the reading order) or an idempotent cache (slides described by their overview)."""
+        return copy.copy(self)._answer(question, interpretation=interpretation)
+
+    def _answer(self, question: str, *, interpretation: str) -> Answer:
         t0 = time.perf_counter()
         groups = self.aliases(question) if self.aliases else []
         q = analyze(question, [n for g in groups for n in g])

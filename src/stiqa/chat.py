@@ -199,7 +199,6 @@ class Assistant:
         self.settings = settings
         self.searcher = searcher or Searcher.open(settings)
         self._aliases = aliases
-        self._lock = threading.Lock()
         self.answerer = Answerer(self.searcher, aliases=aliases, finder=finder)
 
     def in_corpus(self, phrase: str) -> bool:
@@ -219,8 +218,10 @@ class Assistant:
         problem = check_question(question, self.settings.max_question_chars)
         if problem:
             return Answer(question, problem, [], True, backend="input")
-        with self._lock:  # Sudachi, bm25s and the e5 engine keep per-object state
-            return self.answerer.answer(question, interpretation=interpretation)
+        # no lock: the answerer keeps no per-question state (each question runs on its own copy),
+        # Sudachi tokenisers are per thread, the BM25 and sentence matrices are read-only, and the
+        # e5 engine serialises its own calls
+        return self.answerer.answer(question, interpretation=interpretation)
 
     def ask(self, question: str, history: list[str] | None = None) -> Answer:
         conv = self.conversation()

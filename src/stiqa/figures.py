@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .facts import money_facts
 from .japanese import normalize
@@ -245,6 +246,12 @@ def table_candidates(chunk: Chunk) -> list[Candidate]:
     return out
 
 
+@lru_cache(maxsize=8192)
+def _cached(chunk: Chunk) -> tuple[Candidate, ...]:
+    return tuple(table_candidates(chunk) + slide_candidates(chunk) + prose_candidates(chunk))
+
+
 def candidates(chunk: Chunk) -> list[Candidate]:
-    """Every figure of a passage, read by the reader of its shape."""
-    return table_candidates(chunk) + slide_candidates(chunk) + prose_candidates(chunk)
+    """Every figure of a passage, read by the reader of its shape (a pure function of the chunk,
+    so it is computed once per chunk and process)."""
+    return list(_cached(chunk))
