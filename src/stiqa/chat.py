@@ -196,9 +196,14 @@ class Assistant:
                  finder: Any = None) -> None:
         from .retrieve import Searcher
 
+        from .names import name_groups, topic_lookup
+
         self.settings = settings
         self.searcher = searcher or Searcher.open(settings)
         self._aliases = aliases
+        # a conversation's topics: the catalog's programs and the names the documents introduce
+        # themselves (「正式名称（略称）」), so a new document's program is a topic too (names.py)
+        self._topics = topic_lookup(name_groups(self.searcher.chunks), aliases)
         self.answerer = Answerer(self.searcher, aliases=aliases, finder=finder)
 
     def in_corpus(self, phrase: str) -> bool:
@@ -209,7 +214,7 @@ class Assistant:
         return any(p in flat(c) for c in self.searcher.chunks)
 
     def mentions(self, text: str) -> list[list[str]]:
-        return self._aliases(text) if self._aliases else []
+        return self._topics(text)
 
     def conversation(self) -> Conversation:
         return Conversation(self)

@@ -95,8 +95,18 @@ def contains(hay: str, needle: str) -> bool:
 
 
 def subject(chunk: Chunk) -> str:
+    """What a passage is about, as an answer names it: its program, else the slide title it opens
+    with when it sits under the document's heading only (pages of one file joined by 「---」),
+    else its nearest heading."""
     if chunk.program:
         return chunk.program
+    if " > " not in chunk.section:
+        from .figures import title_lines
+        from .suggest import names_in
+
+        named = [t for t in title_lines(chunk) if names_in(t)]
+        if named:
+            return named[0]
     return chunk.section.rsplit(" > ", 1)[-1].lstrip("#● ").strip() if chunk.section else chunk.title
 
 
