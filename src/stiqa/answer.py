@@ -136,7 +136,7 @@ class Answerer(Money, Claims, Relevance):
             term = asked_term(q.text) if hits and q.qtype in ("fact", "abbrev", "negative") else ""
             if term:
                 # the documents' own definition of the term: its gloss in brackets, or, for a
-                # named set (「3本の矢」), the numbered items under it (definitions.py)
+                # named set (「3つの柱」), the numbered items under it (definitions.py)
                 chunks = [h.chunk for h in hits]
                 counted = re.search(r"\d|[一二三四五六七八九十]つ", term)
                 result = gloss(term, chunks) or (enumeration(term, chunks) if counted else None) or result
@@ -365,7 +365,7 @@ class Answerer(Money, Claims, Relevance):
                   re.compile(rf"([^\s\t「」()（）:：、。]{{4,}})\s*[（(]{t}[）)]"),
                   re.compile(rf"(?<![A-Za-z]){t}[^()（）\n]{{0,20}}\s*[（(]([A-Z][A-Za-z &]{{6,}})[）)]"),
                   re.compile(rf"[（(]([A-Z][A-Za-z &]{{6,}}?)\s*[:：]\s*{t}[）)]"),
-                  # a heading or list item 「2. SIP 戦略的イノベーション創造プログラム」: the name after
+                  # a heading or list item 「2. NEXUS 日ASEAN科学技術・イノベーション協働連携事業」: the name after
                   # the abbreviation, when it is a name of its kind (…プログラム, …事業)
                   re.compile(rf"(?<![A-Za-z]){t}\s+([一-龯ァ-ヴー・]{{4,}}(?:事業|プログラム|制度|基金|イニシアティブ|会議|計画))")]
             names: list[tuple[str, Chunk]] = []
@@ -414,7 +414,7 @@ class Answerer(Money, Claims, Relevance):
         scored.sort(key=lambda su: -su[0])
         verdicts: dict[tuple[str, str], bool] = {}
         money = q.qtype in ("budget", "amount")
-        # as for _money: 「総額はいくら」 says how much, not what about
+        # as for _money: 「総額は？」 says how much, not what about
         attrs = [a for a in self._attrs if a not in MONEY_WORDS] if money else self._attrs
         # the names asked about (九州大学) are for the passage to name; the line must say the rest
         names = {t for n in list(q.proper) + re.findall(r"[一-龯ァ-ヴ]+(?:大学|研究所|研究機構)", q.text)

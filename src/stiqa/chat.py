@@ -47,8 +47,8 @@ _ERA_YEAR = re.compile(r"(令和|平成|昭和)\s*(\d+|元)\s*年度?")
 def carry_subject(previous: str, question: str) -> str:
     """An elliptic follow-up read with the previous question's subject ('' when it is not one).
 
-    Works without any list of names, for any document: 「前年度の予算額は？」 after 「…での科研費の
-    要求・要望額を教えて」 becomes 「…での科研費の前年度の予算額は？」; 「では第3期は？」 after 「第1期の
+    Works without any list of names, for any document: 「前年度は？」 after 「…での○○事業の
+    要求額は？」 becomes 「…での○○事業の前年度は？」; 「では第2期は？」 after 「第1期の
     …の期間」 is the same question of its numbered sibling; 「And how much …?」 keeps the name asked about.
     """
     q = normalize(question).strip()

@@ -60,8 +60,8 @@ def asked_kind(text: str) -> str:
     if re.search(r"とは|何を指|どのような|どういう|^what (?:is|are) (?:a|an) |what does .* mean", text, re.I):
         return ""  # a definition, even of a budget term
     if re.search(r"(ます|ました|です|でした)か[。?？]?$", text) and not re.search(r"何|いくら|幾ら|どの|どれ|どこ|いつ|誰|how|when", text, re.I):
-        return ""  # yes or no (「配分されますか」), not a figure
-    # a figure the question quotes (「75%というNatureの記事は」) is not what it asks for
+        return ""  # yes or no (「対象になりますか」), not a figure
+    # a figure the question quotes (「30億円という記事は」) is not what it asks for
     t = FIGURE.sub(" ", normalize(text))
     return next((k for k, rx in _ASKS if rx.search(t)), "")
 
@@ -76,7 +76,7 @@ def subject_words(q: Query, idf: dict[str, float], drop: set[str] = frozenset(),
             continue
         # nouns say whose figure; verbs and adverbs (属する, 充てる) only how it is asked
         out[t] = max(idf.get(t, 3.0), 1.0) * (1.0 if t in named else tuning.verb_weight)
-    # 「第7期」「第2次」: a numbered name is a word of its own (its number tells siblings apart)
+    # 「第4期」「第2次」: a numbered name is a word of its own (its number tells siblings apart)
     for m in re.finditer(r"第\s*\d+\s*(期|回|次|号|部|章)", normalize(q.text)):
         out[compact(m.group(0))] = 4.0
     for m in re.finditer(r"([一-龯ァ-ヴー]{1,6})\s*(\d{1,2}|[A-Z])(?![\d年月日件人億万円%])", normalize(q.text)):
@@ -147,7 +147,7 @@ def judge(q: Query, c: Candidate, ask: str, words: list[tuple[str, float]], t: T
         elif _has(word, wide_toks, wide_flat):
             got += t.heading_weight * w
         elif (w >= t.missing_veto * total and word in named) or re.search(r"\d", word):
-            # something the question names is not said of this figure; a numbered name (第7期,
+            # something the question names is not said of this figure; a numbered name (第4期,
             # 柱2) always counts: its sibling's figure is another subject's
             return "missing"
     cover = got / total if words else 0.5

@@ -1,7 +1,7 @@
 """What a term means, as the documents themselves say it: two shapes of document.
 
-- a gloss in brackets after the term: 「あらゆる「学術研究」(研究者の自由な発想に基づく研究)」;
-- a heading followed by its numbered items: 「…司令塔機能強化の3本の矢 / 1.… / 2. … / …3.…」 (the
+- a gloss in brackets after the term: 「「頭脳循環」(研究者が国を越えて移り、戻ること)」;
+- a heading followed by its numbered items: 「…改革の3つの柱 / 1.… / 2. … / …3.…」 (the
   items may run on inside a line, as in text extracted from slides).
 
 Pure functions over chunks; the lines are read with PDF line wraps undone (figures.logical_lines).
@@ -14,7 +14,7 @@ from .figures import logical_lines
 from .japanese import normalize
 from .models import Chunk
 
-#: the term a definition question asks about: 「「学術研究」とは」, 「3本の矢とは何」
+#: the term a definition question asks about: 「「頭脳循環」とは」, 「3つの柱とは何」
 _ASKED = re.compile(r"「([^」]{2,24})」\s*(?:とは|って)|([^\s、。「」の]{2,24})\s*(?:とは|って何)")
 _MARK = re.compile(r"(?<![\d.,A-Za-z])([1-9])\s*[.．]\s*(?=\S)")
 

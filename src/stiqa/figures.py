@@ -1,9 +1,9 @@
 """Figures as documents state them, each with the subject it belongs to: one reader per shape.
 
-- prose: 「日本の研究者数は2023年において70.6万人であり、…第3位の…」 — the figure's subject is its
+- prose: 「我が国の研究者数は2022年に68万人であり、…第2位の…」 — the figure's subject is its
   clause (from the previous figure or clause break to the figure, the sentence's topic before 「は」
   and the words right after the figure);
-- slides: a figure alone on its line (「283億円」) belongs to the label above it (「令和7年度要求・
+- slides: a figure alone on its line (「146億円」) belongs to the label above it (「令和5年度補正予算額・
   要望額」) and to the slide's title lines; money labels come from ``facts.money_facts``;
 - tables: Markdown pipe rows and tab rows, each cell under its row label and column header, in the
   unit stated above the table (「(単位:億円)」); a rate column (対前年度伸び率%) belongs to the column
@@ -46,7 +46,7 @@ class Candidate:
 
     chunk: Chunk
     line: int  # line in the source file
-    figure: str  # as written (normalised), e.g. 「70.6万人」「2,492億円」「△17.8」
+    figure: str  # as written (normalised), e.g. 「68万人」「1,073百万円」「△3.1」
     kind: str  # money, percent, share, rank, period, count, plain (a bare table number)
     subject: str  # the words beside the figure: clause, row label + column header, label line
     context: str  # the wider heading: section, slide title lines, table caption, document title
@@ -79,13 +79,13 @@ def _context(chunk: Chunk, extra: str = "") -> str:
 
 
 def _sentences(line: str) -> list[str]:
-    # a full stop, or an English one before a space (「70.6万人」 keeps its decimal point)
+    # a full stop, or an English one before a space (「0.9億円」 keeps its decimal point)
     parts = re.split(r"(?<=[。!?])\s*(?=\S)|(?<=\.)\s+(?=[A-Z(・*])", line) if len(line) > 40 else [line]
     return [p for p in parts if p.strip()]
 
 
 _BULLET_START = re.compile(r"^\s*(?:[○〇•・\-▶■●◆※<【(（\[*]|\d+[.．)]|[①-⑳])")
-#: a numbered heading written inline (「…充当3.ImPACT 革新的研究開発推進プログラム」): the subject of
+#: a numbered heading written inline (「…を措置2.NEXUS 日ASEAN…連携事業」): the subject of
 #: what follows until the next one
 _INLINE_HEADING = re.compile(r"(?<![\d.,])(\d{1,2})\s*[.．]\s*([A-Za-z][\w\-]*\s+[^\s、。]{4,}|[^\s\d、。(（]{4,}[^\s、。]*)")
 
@@ -225,7 +225,7 @@ def table_candidates(chunk: Chunk) -> list[Candidate]:
         heads = []
         for k, h in enumerate(header):
             h = normalize(h)
-            # 「対前年度伸び率%」 after 「科学技術振興費」 is that column's rate
+            # a 「伸び率%」 column after a 「…費」 column is that column's rate
             if k > 0 and re.search(r"率|比|%", h) and not re.search(r"[一-龯]{2,}費|額", h):
                 h = f"{normalize(header[k - 1])} {h}"
             heads.append(h)

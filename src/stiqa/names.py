@@ -1,9 +1,9 @@
 """Names of programs and initiatives read from the documents themselves, with their other forms.
 
 Documents introduce a name once with its abbreviation, in a few shapes that policy texts share:
-「正式名称（略称）」 (世界トップレベル研究拠点プログラム(WPI), 科学研究費助成事業(科研費)), 「略称 正式名称」 in
-a heading or list item (2. SIP 戦略的イノベーション創造プログラム), 「略称：正式名称」, and a page whose title
-is the name (ACT-X: About The Program). Each gives a group of names (official first) for the
+「正式名称（略称）」 (地球規模課題対応国際科学技術協力プログラム(SATREPS), 日本学術振興会(学振)), 「略称 正式名称」 in
+a heading or list item (2. NEXUS 日ASEAN科学技術・イノベーション協働連携事業), 「略称：正式名称」, and a page whose title
+is the name (EXPERT-J: About the Initiative). Each gives a group of names (official first) for the
 conversation's topics, so a follow-up about a new document's program keeps its subject without any
 entry in the curated catalog (``data/programs.json``). Pure functions of the chunks.
 """
@@ -22,13 +22,13 @@ _TITLE_ACRONYM = re.compile(r"^#?\s*([A-Z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)+|[A-Z]{3
 
 
 def _subsequence(short: str, long: str) -> bool:
-    """科研費 is read in 科学研究費助成事業 in order: an abbreviation, not a sub-program (国際先導研究)."""
+    """学振 is read in 日本学術振興会 in order: an abbreviation, not a sub-program in brackets."""
     it = iter(long)
     return all(ch in it for ch in short)
 
 
 def _extend(line: str, start: int, name: str) -> str:
-    """A name may hold kana (地域中核・特色ある研究大学…): when a quote mark or the line start opens
+    """A name may hold kana (グローバル卓越人材招へい研究大学…): when a quote mark or the line start opens
     it a little earlier, with no clause break between, the name starts there."""
     head = line[max(0, start - 30):start]
     m = re.search(r"(?:^|[「『\s(（:：])([^「『\s(（:：、。,]*)$", head)
@@ -50,7 +50,7 @@ def name_groups(chunks: Iterable[Chunk]) -> list[list[str]]:
             group = [full]
             groups.append(group)
         elif len(full) > len(group[0]) and compact(group[0]) in compact(full):
-            group.insert(0, full)  # the longer official form first (地域中核・特色ある…)
+            group.insert(0, full)  # the longer official form first (グローバル卓越人材招へい…)
         for n in names:
             if n not in group:
                 group.append(n)
@@ -69,7 +69,7 @@ def name_groups(chunks: Iterable[Chunk]) -> list[list[str]]:
             t = _TITLE_ACRONYM.match(line)
             if t and raw is chunk.title:
                 add(t.group(1))
-    # a short form also written on its own joins its group: 「WPI」 alone finds 世界トップレベル…
+    # a short form also written on its own joins its group: 「SATREPS」 alone finds 地球規模課題…
     return [g for g in groups if len(g) > 1 or re.search(r"[A-Z]", g[0])]
 
 

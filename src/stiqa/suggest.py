@@ -3,8 +3,8 @@
 The catalog finder (finder.py) ranks programs by the attributes typed or derived for them; a new
 document's programs have none. This reader works on any document: the passage that holds most of
 the situation described (its best sentence, rarity-weighted character n-grams) names the program
-it is about — the name in the clause that matches best when a sentence lists several (「チーム型研究
-のCREST、若手の登竜門となっている「さきがけ」、卓越したリーダーによるERATO」), else the slide's or
+it is about — the name in the clause that matches best when a sentence lists several (「チーム型の
+A、個人型の「B」、拠点型のC」), else the slide's or
 the document's title name. Too little of the situation in any passage, or no name: no suggestion.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from .japanese import compact, normalize, tokens
 from .models import Chunk, Hit
 from .passages import clean
 
-#: a program's name as documents write it: an acronym (CREST, ACT-X), a quoted name (「さきがけ」),
+#: a program's name as documents write it: an acronym (SICORP, EXPERT-J), a quoted name (「○○」),
 #: or a name of its kind (…事業, …プログラム, …制度, …基金, …イニシアティブ), with its abbreviation
 NAME = re.compile(
     r"[一-龯ァ-ヴー・A-Za-z0-9]{2,}(?:事業|プログラム|制度|基金|イニシアティブ)(?:\s*[（(][^)）]{2,20}[)）])?"
@@ -102,7 +102,7 @@ def suggest(matcher: Any, position: dict[str, int], question: str, hits: list[Hi
 
 def clause_of(name: str, chunks: list[Chunk]) -> tuple[str, list[Chunk], str] | None:
     """What a sentence listing several programs says of one of them: its own clause
-    (「CRESTはどのような…」 → 「チーム型研究のCREST」), when the clause says more than the name."""
+    (「Aはどのような…」 → 「チーム型のA」), when the clause says more than the name."""
     key = normalize(name)
     for chunk in chunks:
         for raw in normalize(chunk.text).split("\n"):
