@@ -3,8 +3,7 @@
 - prose: 「我が国の研究者数は2022年に68万人であり、…第2位の…」 — the figure's subject is its
   clause (from the previous figure or clause break to the figure, the sentence's topic before 「は」
   and the words right after the figure);
-- slides: a figure alone on its line (「146億円」) belongs to the label above it (「令和5年度補正予算額・
-  要望額」) and to the slide's title lines; money labels come from ``facts.money_facts``;
+- slides: a figure alone on its line (「146億円」) belongs to the label above it (「令和5年度補正予算額」) and to the slide's title lines; money labels come from ``facts.money_facts``;
 - tables: Markdown pipe rows and tab rows, each cell under its row label and column header, in the
   unit stated above the table (「(単位:億円)」); a rate column (対前年度伸び率%) belongs to the column
   before it; △ is a decrease;
