@@ -88,3 +88,14 @@ def test_the_clause_that_fits_the_situation_names_the_program():
     sentence = "○チーム型研究のCREST、若手の登竜門となっている「さきがけ」、卓越したリーダーによるERATO等の競争的研究費を通じて"
     assert _clause_name(sentence, "卓越したリーダーのもとで研究したい") == "ERATO"
     assert _clause_name(sentence, "若手の登竜門はどれ？") == "さきがけ"
+
+
+def test_curated_program_file_is_optional(tmp_path, chunks):
+    """Without data/programs.json the catalog is empty, not an error, and the documents' own names
+    still give the conversation its topics."""
+    from stiqa.catalog import build_catalog
+
+    catalog = build_catalog(GEN, tmp_path / "missing.json")
+    assert catalog.programs == [] or not list(catalog.programs)
+    lookup = topic_lookup(name_groups(chunks), None)
+    assert lookup("ImPACTの補正予算は？") == [["革新的研究開発推進プログラム", "ImPACT"]]

@@ -73,6 +73,8 @@ def mention_key(text: str) -> str:
 @lru_cache(maxsize=4)
 def load_vocabulary(data_file: Path = DATA_FILE) -> dict[str, list[tuple[re.Pattern[str], T]]]:
     """Tag vocabulary of the data file: kind -> [(regex over NFKC text, tags)]; shared with the finder."""
+    if not data_file.is_file():  # the curated file is optional: no tags beyond what the text gives
+        return {}
     raw = json.loads(data_file.read_text(encoding="utf-8"))["vocabulary"]
     return {k: [(re.compile(p), tuple(t)) for p, t in rows] for k, rows in raw.items()}
 
@@ -269,7 +271,10 @@ def _verify(items: list[tuple[str, str, Fact]], texts: dict[str, list[str]], nam
 
 # --- data file ------------------------------------------------------------------------------------
 def _load_data(path: Path) -> tuple[list[dict[str, Any]], list[tuple[str, str, Fact]]]:
-    """Program seeds and their cited facts from the reviewed data file."""
+    """Program seeds and their cited facts from the reviewed data file (optional curated additions:
+    without it the catalog holds what the corpus headings and name patterns give)."""
+    if not path.is_file():
+        return [], []
     raw = json.loads(path.read_text(encoding="utf-8"))
     files: dict[str, str] = raw["files"]
 
