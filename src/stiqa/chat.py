@@ -216,6 +216,22 @@ class Assistant:
     def mentions(self, text: str) -> list[list[str]]:
         return self._topics(text)
 
+    @classmethod
+    def open(cls, settings: Settings | None = None, **overrides: Any) -> "Assistant":
+        """The engine for ``settings`` (default: corpus/ and index/, ``STIQA_*`` variables, then
+        ``overrides`` such as ``corpus_dir=...``), its index brought up to date first (only
+        changed files are embedded; a no-op takes milliseconds)."""
+        from .config import load_settings
+        from .index import build_index
+
+        settings = settings.with_overrides(**overrides) if settings else load_settings(**overrides)
+        build_index(settings)
+        return get_assistant(settings)
+
+    def chat(self) -> Conversation:
+        """A new conversation: follow-ups (「その予算は？」) are read against its earlier turns."""
+        return Conversation(self)
+
     def conversation(self) -> Conversation:
         return Conversation(self)
 
