@@ -41,11 +41,15 @@ _FIGURE_WORDS = {"予算", "予算額", "額", "金額", "円", "億", "万", "�
                  "how", "much", "many", "what", "is", "the", "of", "in", "for", "was", "did", "does", "a", "an",
                  "number", "amount", "each", "get", "and", "per", "fy", "中", "うち", "における", "で", "について",
                  "対", "対前年度", "増減率", "伸び率", "当たり", "あたり", "最大", "上限", "share", "percent",
-                 "辺り", "当り", "前", "番", "目", "大凡", "project", "projects", "program", "programme", "budget",
+                 "辺り", "当り", "前", "番", "目", "大凡", "budget",
                  "according", "to", "were", "be", "by", "it", "its", "this", "that", "which", "request",
                  "requested", "get", "gets", "receive", "spent", "spend", "課", "題", "課題", "毎年", "毎年度", "年額", "年間", "一人", "目安", "単価", "規模",
                  "支援額", "幅", "上限額", "ぐらい", "大体", "凡そ", "およそ", "新た", "いつ", "実績", "目標",
                  *MONEY_WORDS, *GENERIC_VERBS}
+
+
+#: nouns that name no particular subject: they count a little and never rule a figure out
+_SOFT = {"project", "projects", "program", "programs", "programme", "事業", "制度", "プログラム"}
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,9 @@ def subject_words(q: Query, idf: dict[str, float], drop: set[str] = frozenset(),
     for t in q.content:
         if t in _FIGURE_WORDS or t in drop or re.fullmatch(r"[\d.]+(年|年度|月)?|何.*|fy\d*|\d+(st|nd|rd|th)|[a-z]", t):
             continue
-        # nouns say whose figure; verbs and adverbs (属する, 充てる) only how it is asked
-        out[t] = max(idf.get(t, 3.0), 1.0) * (1.0 if t in named else tuning.verb_weight)
+        # nouns say whose figure; verbs and adverbs (属する, 充てる), and the kind words of any
+        # program (project, program), only how it is asked
+        out[t] = max(idf.get(t, 3.0), 1.0) * (1.0 if t in named and t not in _SOFT else tuning.verb_weight)
     # 「第4期」「第2次」: a numbered name is a word of its own (its number tells siblings apart)
     for m in re.finditer(r"第\s*\d+\s*(期|回|次|号|部|章)", normalize(q.text)):
         out[compact(m.group(0))] = 4.0
@@ -146,7 +151,7 @@ def judge(q: Query, c: Candidate, ask: str, words: list[tuple[str, float]], t: T
             got += w
         elif _has(word, wide_toks, wide_flat):
             got += t.heading_weight * w
-        elif (w >= t.missing_veto * total and word in named) or re.search(r"\d", word):
+        elif (w >= t.missing_veto * total and word in named and word not in _SOFT) or re.search(r"\d", word):
             # something the question names is not said of this figure; a numbered name (第4期,
             # 柱2) always counts: its sibling's figure is another subject's
             return "missing"

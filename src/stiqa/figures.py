@@ -129,9 +129,12 @@ def prose_candidates(chunk: Chunk) -> list[Candidate]:
                 # the clause: from the last break before the figure, unless the clause is only a
                 # list of names (「中国、米国に次ぐ」): then from the previous figure
                 clause = before[cut[-1].end():] if cut and len(before) - cut[-1].end() >= 4 else before
+                if not re.search(r"[ぁ-んァ-ヴ一-龯]", sent):
+                    clause = before  # English puts a figure's frame first (「In the … phase, maximum …」)
                 nxt = matches[i + 1].start() if i + 1 < len(matches) else len(sent)
                 after = re.split(r"[、。,;]", sent[m.end():nxt], maxsplit=1)[0][:30]
                 head = next((h.group(2) for h in reversed(heads) if h.end() <= m.start()), heading)
+                clause = _respective(sent, matches, i) or clause
                 out.append(Candidate(chunk, chunk.line_start + off, m.group(0).strip(), m.lastgroup or "plain",
                                      f"{topic} {clause} {after}", f"{base} {head} {line}", sent.strip(),
                                      "prose", own=topic or clause))
@@ -140,6 +143,24 @@ def prose_candidates(chunk: Chunk) -> list[Candidate]:
                 heading = heads[-1].group(2)
             pos += len(sent)
     return out
+
+
+def _respective(sent: str, matches: list[re.Match[str]], i: int) -> str:
+    """「「A」、「B」における…は、それぞれ41.1%、39.6%」: the i-th figure after それぞれ belongs to the
+    i-th name listed before it; its clause is given with the other names taken out."""
+    at = sent.find("それぞれ")
+    if at < 0 or matches[i].start() < at:
+        return ""
+    after = [m for m in matches if m.start() > at]
+    names = re.findall(r"「([^」]+)」", sent[:at]) or re.findall(r"([一-龯ァ-ヴー]{2,})(?=、|と)", sent[:at])
+    if len(names) != len(after) or len(names) < 2:
+        return ""
+    own = names[after.index(matches[i])]
+    rest = sent[:at]
+    for n in names:
+        if n != own:
+            rest = rest.replace(f"「{n}」", "").replace(n, "")
+    return rest
 
 
 def _alone(line: str) -> bool:

@@ -39,7 +39,15 @@ for _ja, _ens in JA_EN.items():
         EN_JA[_en] = (*EN_JA.get(_en, ()), _ja)
 
 
+#: English words a page may use for the same thing
+EN_SAME: dict[str, tuple[str, ...]] = {
+    "funding": ("budget", "funds", "grant"), "funds": ("funding", "budget"), "budget": ("funding", "funds"),
+    "period": ("duration", "term"), "researchers": ("researcher",), "apply": ("application", "eligible"),
+}
+
+
 def translations(word: str) -> tuple[str, ...]:
-    """The other language's words for ``word`` (empty when the lexicon has none)."""
+    """The other language's words for ``word``, and an English word's near synonyms (empty when
+    the lexicon has none)."""
     w = word.lower()
-    return JA_EN.get(word, ()) + EN_JA.get(w, ())
+    return JA_EN.get(word, ()) + EN_JA.get(w, ()) + EN_SAME.get(w, ())

@@ -21,7 +21,7 @@ class Tuning:
     #: a question word that is not a noun (a verb, an adverb) counts this much of its rarity
     verb_weight: float = 0.3
     #: per qualifier of the figure's own subject that the question does not ask for
-    extra_penalty: float = 0.08
+    extra_penalty: float = 0.04
     #: a table cell whose unit is the unit asked (何百万円) gains this
     unit_bonus: float = 0.1
     #: a figure whose fiscal year is not the one asked is dropped; one with no year loses this
