@@ -133,3 +133,12 @@ def test_follow_up_without_a_program_carries_the_previous_subject(previous, ques
 
 def test_a_question_with_its_own_long_subject_is_not_rewritten():
     assert carry_subject("SATREPSの予算は？", "海外から優れた研究者を呼び込み、国際頭脳循環のハブとなる研究拠点を大学につくりたいと考えています。") == ""
+
+
+def test_respective_figures_belong_to_the_names_listed_in_order(chunks):
+    """「「A」、「B」における…は、それぞれX、Y」: X is A's, Y is B's."""
+    cands = [c for ch in chunks["nistep_indicators2024_researchers.md"] for c in candidates(ch)]
+    first = next(c for c in cands if c.figure == "41.1%")
+    second = next(c for c in cands if c.figure == "39.6%")
+    assert "農学" in first.subject and "保健" not in first.subject
+    assert "保健" in second.subject and "農学" not in second.subject

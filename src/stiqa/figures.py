@@ -134,10 +134,11 @@ def prose_candidates(chunk: Chunk) -> list[Candidate]:
                 nxt = matches[i + 1].start() if i + 1 < len(matches) else len(sent)
                 after = re.split(r"[、。,;]", sent[m.end():nxt], maxsplit=1)[0][:30]
                 head = next((h.group(2) for h in reversed(heads) if h.end() <= m.start()), heading)
-                clause = _respective(sent, matches, i) or clause
+                own_clause = _respective(sent, matches, i)
+                subject = f"{own_clause} {after}" if own_clause else f"{topic} {clause} {after}"
                 out.append(Candidate(chunk, chunk.line_start + off, m.group(0).strip(), m.lastgroup or "plain",
-                                     f"{topic} {clause} {after}", f"{base} {head} {line}", sent.strip(),
-                                     "prose", own=topic or clause))
+                                     subject, f"{base} {head} {line}", sent.strip(),
+                                     "prose", own=own_clause or topic or clause))
                 prev_end = m.end()
             if heads:
                 heading = heads[-1].group(2)
