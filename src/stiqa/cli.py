@@ -129,6 +129,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return run_cli(_settings(args), args)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .api import check_serve, serve
+
+    settings = _settings(args).with_overrides(host=args.host, api_port=args.port)
+    problem = check_serve(settings)
+    if problem:
+        raise CliError(problem)
+    _ensure_index(settings)
+    serve(settings)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_cli
 
@@ -179,6 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--llm", help="OpenAI 互換 LLM の URL")
     s.add_argument("--model")
     s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("serve", help="OpenAI 互換の HTTP API（/v1/chat/completions）を起動")
+    s.add_argument("--host", default=None, help="待ち受けるアドレス（既定 127.0.0.1）")
+    s.add_argument("--port", type=int, default=None, help="ポート（既定 8000）")
+    s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("bench", help="速度と検索精度のベンチマーク")
     s.add_argument("--jsquad", default=None)

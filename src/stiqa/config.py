@@ -65,6 +65,10 @@ class Settings:
     port: int = 7860
     username: str = ""
     password: str = ""
+    #: the OpenAI-compatible API (``stiqa serve``): its port, and the Bearer key it requires when
+    #: bound beyond loopback (or whenever it is set)
+    api_port: int = 8000
+    api_key: str = ""
 
     def __post_init__(self) -> None:
         if self.embed_backend not in ("e5", "hf"):
@@ -87,6 +91,18 @@ class Settings:
         """A copy with the non-None overrides applied (CLI flags use this)."""
         clean = {k: _coerce(self, k, v) for k, v in overrides.items() if v is not None}
         return replace(self, **clean)
+
+
+def is_loopback(host: str) -> bool:
+    """A host name or address that only this machine can reach (servers bind there by default)."""
+    import ipaddress
+
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _coerce(settings: Settings, name: str, value: Any) -> Any:

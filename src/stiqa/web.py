@@ -13,7 +13,6 @@ Everything shown comes from the engine (``stiqa.chat``): this module only render
 from __future__ import annotations
 
 import html
-import ipaddress
 import logging
 import re
 import os
@@ -25,6 +24,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no usage 
 
 import gradio as gr  # noqa: E402
 
+from .config import is_loopback  # noqa: F401  (re-exported)
 from .config import Settings  # noqa: E402
 from .models import Answer, Citation  # noqa: E402
 
@@ -726,15 +726,6 @@ def build_app(settings: Settings) -> gr.Blocks:
 
 
 # ---------------------------------------------------------------- launching
-
-
-def is_loopback(host: str) -> bool:
-    if host in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_launch(settings: Settings) -> tuple[str, str] | None:
