@@ -6,6 +6,7 @@ on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import json
 import os
 import sys
@@ -129,6 +130,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return run_cli(_settings(args), args)
 
 
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from . import feedback
+
+    settings = _settings(args)
+    items = feedback.load(settings.feedback_dir / "feedback.jsonl")
+    if args.to_eval:
+        drafts = feedback.to_eval(items)
+        out = Path(args.to_eval)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in drafts), encoding="utf-8")
+        print(f"👎 {len(drafts)} 件を評価用の下書きにしました: {out}（expect を記入してから eval に加えてください）")
+        return 0
+    print(feedback.summary(items))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .api import check_serve, serve
 
@@ -191,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--llm", help="OpenAI 互換 LLM の URL")
     s.add_argument("--model")
     s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("feedback", help="チャットでの回答評価（👍/👎）を一覧する")
+    s.add_argument("--to-eval", dest="to_eval", default=None, help="👎 の質問を評価用 JSONL の下書きとして書き出す")
+    s.set_defaults(func=cmd_feedback)
 
     s = sub.add_parser("serve", help="OpenAI 互換の HTTP API（/v1/chat/completions）を起動")
     s.add_argument("--host", default=None, help="待ち受けるアドレス（既定 127.0.0.1）")

@@ -65,6 +65,8 @@ class Settings:
     port: int = 7860
     username: str = ""
     password: str = ""
+    #: where answer ratings from the chat are appended (feedback.jsonl; git-ignored)
+    feedback_dir: Path = field(default_factory=lambda: _default_dir("feedback"))
     #: the OpenAI-compatible API (``stiqa serve``): its port, and the Bearer key it requires when
     #: bound beyond loopback (or whenever it is set)
     api_port: int = 8000

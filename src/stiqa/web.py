@@ -17,6 +17,8 @@ import logging
 import re
 import os
 import unicodedata
+import time
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
@@ -640,6 +642,41 @@ def chat_turn(settings: Settings, question: Any, history: list[dict] | None, con
     yield "", history, conv
 
 
+def rate(settings: Settings, data: gr.LikeData, conv: Any, comment: Any) -> tuple[str, Any]:
+    """👍 / 👎 on an answer: one line in feedback/feedback.jsonl with the question, its earlier
+    turns, the answer and its citations (stiqa.feedback)."""
+    from . import feedback
+
+    index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+    turn = int(index) // 2  # the page shows each question, then its answer
+    if conv is None or not 0 <= turn < len(conv.turns) or data.liked not in (True, False):
+        return "", gr.update()
+    t = conv.turns[turn]
+    verdict = "up" if data.liked is True else "down"
+    history = [x.question for x in conv.turns[:turn]]
+    feedback.record(settings.feedback_dir / "feedback.jsonl",
+                    feedback.entry(t.question, history, t.answer, verdict, str(comment or "")))
+    mark = "よい" if verdict == "up" else "よくない"
+    return f"評価（{mark}）を記録しました（「{esc(t.question)[:40]}」）。ありがとうございます。", ""
+
+
+def export_file(conv: Any) -> Any:
+    """The conversation as a Markdown file for the download button (questions, answers, citations
+    with their quoted text); nothing to download before the first answer."""
+    import tempfile
+    import uuid
+
+    from .feedback import conversation_markdown
+
+    if conv is None or not conv.turns:
+        return gr.update(value=None, interactive=False)
+    folder = Path(tempfile.gettempdir()) / "stiqa-export" / uuid.uuid4().hex[:12]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"stiqa-conversation-{time.strftime('%Y%m%d-%H%M')}.md"
+    path.write_text(conversation_markdown(conv.turns), encoding="utf-8")
+    return gr.update(value=str(path), interactive=True)
+
+
 def build_app(settings: Settings) -> gr.Blocks:
     """The Blocks app: 「質問する」 chat, 「文書と索引」 and 「制度をさがす」 tabs, plus the ``ask`` API endpoint."""
 
@@ -661,7 +698,7 @@ def build_app(settings: Settings) -> gr.Blocks:
         with gr.Tab("質問する"):
             chatbot = gr.Chatbot(label="会話", layout="panel", height="68vh", min_height=420, sanitize_html=True, latex_delimiters=[],
                                  render_markdown=True, elem_id="stiqa-chat", buttons=["copy"],
-                                 feedback_options=None,
+                                 feedback_options=("Like", "Dislike"),
                                  placeholder="下の例をクリックするか、質問を入力してください。")
             with gr.Row():
                 box = gr.Textbox(placeholder="例：SATREPSの令和5年度予算額は？", show_label=False, scale=8,
@@ -669,6 +706,12 @@ def build_app(settings: Settings) -> gr.Blocks:
             with gr.Row():
                 example_buttons = [gr.Button(q, size="sm", variant="secondary") for q in EXAMPLES]
                 clear = gr.Button("新しい会話", size="sm", variant="stop")
+            with gr.Row():
+                comment = gr.Textbox(placeholder="回答への評価コメント（任意）：入力してから、回答の下の親指ボタン（よい／よくない）を押してください",
+                                     show_label=False, scale=6, max_lines=2, elem_id="stiqa-feedback-comment")
+                export = gr.DownloadButton("会話をMarkdownで保存", size="sm", scale=2, elem_id="stiqa-export",
+                                           value=None, interactive=False)
+            notice = gr.Markdown(elem_id="stiqa-feedback-notice")
             gr.Markdown("※ 金額の差など資料にない数値は「stiqaによる計算」と明記します。回答は資料の抜粋です。")
         with gr.Tab("文書と索引"):
             gr.Markdown("### 文書")
@@ -701,11 +744,18 @@ def build_app(settings: Settings) -> gr.Blocks:
             programs_out = gr.HTML(elem_id="stiqa-programs")
 
         box.submit(respond, [box, chatbot, conv_state], [box, chatbot, conv_state],
-                   api_visibility="private", concurrency_limit=16)
+                   api_visibility="private", concurrency_limit=16
+                   ).then(export_file, conv_state, export, api_visibility="private")
         for b, q in zip(example_buttons, EXAMPLES):
             b.click(lambda h, c, q=q: respond(q, h, c), [chatbot, conv_state], [box, chatbot, conv_state],
-                    api_visibility="private", concurrency_limit=16)
-        clear.click(new_conversation, None, [chatbot, conv_state], api_visibility="private")
+                    api_visibility="private", concurrency_limit=16
+                    ).then(export_file, conv_state, export, api_visibility="private")
+        clear.click(new_conversation, None, [chatbot, conv_state], api_visibility="private"
+                    ).then(export_file, conv_state, export, api_visibility="private")
+        def on_like(conv: Any, text: Any, data: gr.LikeData):  # Gradio passes LikeData by this hint
+            return rate(settings, data, conv, text)
+
+        chatbot.like(on_like, [conv_state, comment], [notice, comment], api_visibility="private")
         reindex_btn.click(lambda: reindex(settings), None, [report, status], api_visibility="private",
                           concurrency_limit=1)
         refresh = lambda: (documents_html(settings), status_html(settings))  # noqa: E731
