@@ -28,6 +28,7 @@ import gradio as gr  # noqa: E402
 
 from .config import is_loopback  # noqa: F401  (re-exported)
 from .config import Settings  # noqa: E402
+from .upload import SUFFIXES as UPLOAD_SUFFIXES  # noqa: E402
 from .models import Answer, Citation  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -248,6 +249,13 @@ def documents_html(settings: Settings) -> str:
     rows = []
     for p in files:
         title, date = meta.get(p.name, ("", ""))
+        if not title and p.suffix.lower() in (".md", ".txt"):
+            # not in the corpus README's table (an uploaded file): its own first line names it
+            try:
+                first = next((x for x in p.read_text(encoding="utf-8", errors="replace").splitlines() if x.strip()), "")
+            except OSError:
+                first = ""
+            title = first.lstrip("# ").strip()[:80]
         try:
             size = f"{p.stat().st_size / 1024:,.0f} KB"
         except OSError:
@@ -296,6 +304,22 @@ def reindex(settings: Settings) -> tuple[str, str]:
         log.exception("re-index failed")
         msg = render_error(f"索引の更新に失敗しました: {exc}")
     return msg, status_html(settings)
+
+
+def add_uploaded(settings: Settings, uploaded: Any, replace_existing: bool) -> tuple[str, str, str]:
+    """Save an uploaded document into corpus/ and index it: (report, status, documents) HTML."""
+    from .upload import UploadError, add_document
+
+    path = getattr(uploaded, "name", uploaded)
+    if not path:
+        return render_error("ファイルを選んでください。"), status_html(settings), documents_html(settings)
+    original = getattr(uploaded, "orig_name", None) or Path(str(path)).name
+    try:
+        saved = add_document(settings.corpus_dir, Path(str(path)), original, overwrite=bool(replace_existing))
+    except UploadError as exc:
+        return render_error(str(exc)), status_html(settings), documents_html(settings)
+    report, status = reindex(settings)
+    return (f"<p>追加しました: <code>{esc(saved.name)}</code></p>{report}", status, documents_html(settings))
 
 
 # ---------------------------------------------------------------- program finder tab (pure functions)
@@ -721,7 +745,15 @@ def build_app(settings: Settings) -> gr.Blocks:
             with gr.Row():
                 reindex_btn = gr.Button("変更されたファイルを再索引", variant="primary")
                 refresh_btn = gr.Button("状態を更新")
-            report = gr.HTML()
+            gr.Markdown("### 文書を追加\n.md / .txt / .pdf（10 MB まで）。コーパスのフォルダに保存し、索引に加えます"
+                        "（その間もチャットは答え続けます）。")
+            with gr.Row():
+                upload = gr.File(label="文書ファイル", file_types=list(UPLOAD_SUFFIXES), type="filepath",
+                                 elem_id="stiqa-upload", scale=4)
+                with gr.Column(scale=2):
+                    replace_box = gr.Checkbox(label="同名の文書を置き換える", value=False, elem_id="stiqa-upload-replace")
+                    upload_btn = gr.Button("追加して索引", variant="primary", elem_id="stiqa-upload-btn")
+            report = gr.HTML(elem_id="stiqa-report")
         with gr.Tab("制度をさがす"):
             gr.Markdown("### 制度をさがす・くらべる\n"
                         "条件を選ぶと、合う制度を表にします。表の値はすべて資料からの抜粋で、クリックすると"
@@ -758,6 +790,8 @@ def build_app(settings: Settings) -> gr.Blocks:
         chatbot.like(on_like, [conv_state, comment], [notice, comment], api_visibility="private")
         reindex_btn.click(lambda: reindex(settings), None, [report, status], api_visibility="private",
                           concurrency_limit=1)
+        upload_btn.click(lambda f, r: add_uploaded(settings, f, r), [upload, replace_box], [report, status, docs],
+                         api_visibility="private", concurrency_limit=1)
         refresh = lambda: (documents_html(settings), status_html(settings))  # noqa: E731
         refresh_btn.click(refresh, None, [docs, status], api_visibility="private")
         demo.load(refresh, None, [docs, status], api_visibility="private")
