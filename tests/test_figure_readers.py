@@ -142,3 +142,15 @@ def test_respective_figures_belong_to_the_names_listed_in_order(chunks):
     second = next(c for c in cands if c.figure == "39.6%")
     assert "農学" in first.subject and "保健" not in first.subject
     assert "保健" in second.subject and "農学" not in second.subject
+
+
+def test_a_rank_question_frames_the_set_ranked_in(chunks):
+    """「主要国の中で何番目」: the set ranked in (主要国) need not stand beside the rank."""
+    from stiqa.models import Chunk
+
+    got = _pick(chunks, "nistep_indicators2024_researchers.md", "日本の研究者数の規模は、主要国の中で何番目ですか。")
+    assert got is not None and got.candidate.figure == "第3位"
+    made = Chunk("x", "made.md", "大学ランキング", "", "大学ランキング", 1, 1,
+                 "東京大学の論文数は、アジアの大学の中で第5位である。京都大学は第9位である。")
+    q = analyze("東京大学の論文数は、アジアの大学の中で何位ですか。")
+    assert choose(q, candidates(made), {}).candidate.figure == "第5位"
