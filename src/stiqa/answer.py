@@ -21,7 +21,7 @@ from .documents import document_date
 from .glossary import translations
 from .guard import numbers_supported
 from .prose import min_cover as prose_min_cover, prose_answer
-from .japanese import compact, fiscal_years, normalize, person_names, tokens, western_to_era
+from .japanese import compact, parse_amounts, fiscal_years, normalize, person_names, tokens, western_to_era
 from .models import Answer, Chunk, Citation, Hit
 from .passages import DAY, Unit, around, chunk_grams, clean, flat, gram_idf_table, grams, idf_table, question_grams
 from .passages import subject as subject_of
@@ -198,6 +198,11 @@ class Answerer(Money, Claims, Relevance):
         best = choose(q, cands, self.idf)
         if result is None:
             return None if best is None else self._figure_result(best.candidate)
+        if ask == "money" and _SUM.search(q.text) and len({a.yen for a in parse_amounts(result[0])}) == 1 \
+                and not re.search(r"合計|総額|計算", result[0]):
+            # a sum asked for (「…と…を合わせると」) is not answered by one of its parts
+            self._note = "（お尋ねの合計額を資料の記述から確かめられませんでした。）"
+            return None
         if self._groups and result[1] and result[1][0].id in {c.id for c in self._pool}:
             # a passage about the program the question names (alias table): the label-aware
             # readers (money.py, the line scoring) have already matched its figure to its kind
@@ -492,6 +497,8 @@ class Answerer(Money, Claims, Relevance):
         return Answer(question, text, [], True, related=related)
 
 
+#: a question asking for two figures added up
+_SUM = re.compile(r"合わせ|合算|足す|足し|合計する|合計すると|in total|combined", re.I)
 #: a question for a start, and a passage that dates one
 _START = re.compile(r"から|より|以降|始ま|開始|since", re.I)
 _STARTED = re.compile(r"(年度|年|月)\s*(より|から)\s*(開始|実施|始ま)|開始\s*[:：]|(年度|年)\s*~")
