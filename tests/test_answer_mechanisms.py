@@ -200,3 +200,8 @@ def test_a_sentence_on_another_program_does_not_answer_for_the_topic(assistant):
 def test_a_question_asking_two_figures_takes_the_line_with_both(assistant):
     ans = _ask(assistant, "海外特別研究員のTOP10%論文の集計は何年度の新規採用者の何人が対象？")
     assert "H26年度" in ans.text and "204人" in ans.text, ans.text
+
+
+def test_a_sum_asked_is_not_answered_by_one_of_its_parts(assistant):
+    ans = assistant.answer("ASPIREの補正予算と令和5年度予算を足すといくら？")
+    assert ans.abstained or "合計" in ans.text or "計算" in ans.text
