@@ -181,6 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("bench", help="速度と検索精度のベンチマーク")
     s.add_argument("--jsquad", default=None)
+    s.add_argument("--engines", action="store_true",
+                   help="e5 の C エンジンと torch を同じ実行で比べる（JSQuAD と政策コーパス）")
     s.add_argument("--sample", type=int, default=None)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", default=None)
