@@ -217,15 +217,14 @@ def test_index_built_by_the_c_engine_answers_torch_queries(tmp_path, settings):
 
 
 @pytest.mark.slow
-def test_index_built_in_torch_answers_c_engine_queries(settings):
-    """The session's index is built by the default backend (torch for a full build), and the
-    default asks through the C engine; its hits equal those of torch queries."""
-    from stiqa.index import index_status
+def test_index_built_in_torch_answers_c_engine_queries(tmp_path, settings):
+    from stiqa.index import build_index
 
-    st = index_status(settings)
-    if not st["embedded_by"].get("engine", "").startswith("torch-"):
-        pytest.skip(f"the session index was embedded by {st['embedded_by'] or 'an older build'}")
-    _same_hits(settings.with_overrides(embed_backend="e5-c"), settings.with_overrides(embed_backend="e5-torch"))
+    b = settings.with_overrides(index_dir=tmp_path / "index", embed_backend="e5-torch")
+    assert build_index(b).engine.startswith("torch-")
+    a = b.with_overrides(embed_backend="e5-c")
+    assert build_index(a).noop
+    _same_hits(a, b)
 
 
 def test_backends_share_the_model_identity(settings):
@@ -261,10 +260,10 @@ def test_ask_process_never_imports_torch(settings):
 
 
 def test_small_batches_stay_on_the_c_engine(settings):
-    from stiqa.embed import ENGINE_C, TORCH_MIN_PASSAGES, make_embedding
+    from stiqa.embed import ENGINE_C, make_embedding, torch_min_passages
 
     emb = make_embedding(settings)
-    emb.expect(TORCH_MIN_PASSAGES - 1)
+    emb.expect(torch_min_passages() - 1)
     emb.get_text_embedding_batch(["一つだけ変わった段落"])
     assert emb.passage_engine == ENGINE_C
 

