@@ -34,9 +34,9 @@ def min_cover(q: Query) -> float | None:
     return WHO_COVER if WHO.search(q.text) else MIN_COVER
 
 
-def prose_answer(matcher: Any, position: dict[str, int], question: str, hits: list[Hit], *,
-                 top: int = 3, min_cover: float = MIN_COVER) -> tuple[str, list[Chunk], str] | None:
-    """(text, [chunk], quoted sentence) from the best of the first ``top`` hits, or None."""
+def best_sentence(matcher: Any, position: dict[str, int], question: str, hits: list[Hit], *,
+                  top: int = 3) -> tuple[float, str, Chunk] | None:
+    """(share of the question held, sentence, chunk): the best sentence of the first ``top`` hits."""
     best: tuple[float, str, Chunk] | None = None
     for h in hits[:top]:
         i = position.get(h.chunk.id)
@@ -45,8 +45,15 @@ def prose_answer(matcher: Any, position: dict[str, int], question: str, hits: li
         sentence, score = matcher.best_sentence(question, i)
         if sentence.strip() and (best is None or score > best[0]):
             best = (score, sentence, h.chunk)
-    if best is None or best[0] < min_cover:
+    return best
+
+
+def prose_answer(matcher: Any, position: dict[str, int], question: str, hits: list[Hit], *,
+                 top: int = 3, min_cover: float = MIN_COVER) -> tuple[str, list[Chunk], str] | None:
+    """(text, [chunk], quoted sentence) from the best of the first ``top`` hits, or None."""
+    found = best_sentence(matcher, position, question, hits, top=top)
+    if found is None or found[0] < min_cover:
         return None
-    _, sentence, chunk = best
+    _, sentence, chunk = found
     line = clean(sentence)
     return f"{subject(chunk)}について、資料には「{line}」とあります。", [chunk], line

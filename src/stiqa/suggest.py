@@ -16,6 +16,7 @@ from typing import Any
 from .japanese import compact, normalize, tokens
 from .models import Chunk, Hit
 from .passages import clean
+from .prose import best_sentence
 
 #: a program's name as documents write it: an acronym (SICORP, EXPERT-J), a quoted name (「○○」),
 #: or a name of its kind (…事業, …プログラム, …制度, …基金, …イニシアティブ), with its abbreviation
@@ -81,17 +82,10 @@ def suggest(matcher: Any, position: dict[str, int], question: str, hits: list[Hi
             previous: Callable[[Chunk], Chunk | None] = lambda c: None,
             top: int = 3, min_cover: float = MIN_COVER) -> tuple[str, list[Chunk], str] | None:
     """(text, [chunk], quoted sentence) naming the program of the passage that fits, or None."""
-    best: tuple[float, str, Chunk] | None = None
-    for h in hits[:top]:
-        i = position.get(h.chunk.id)
-        if i is None:
-            continue
-        sentence, score = matcher.best_sentence(question, i)
-        if sentence.strip() and (best is None or score > best[0]):
-            best = (score, sentence, h.chunk)
-    if best is None or best[0] < min_cover:
+    found = best_sentence(matcher, position, question, hits, top=top)
+    if found is None or found[0] < min_cover:
         return None
-    _, sentence, chunk = best
+    _, sentence, chunk = found
     name = _clause_name(sentence, question) or _title_name(chunk, previous)
     if not name or compact(name) in compact(question):
         return None  # a suggestion repeating the question's own name tells nothing
