@@ -105,14 +105,17 @@ def test_rate_and_export_in_browser(rated_app, artifacts, tmp_path):
             page.fill("#stiqa-question textarea", q)
             page.keyboard.press("Enter")
             page.wait_for_function(f"document.querySelectorAll('.stiqa-answer').length > {n}", timeout=60_000)
+        # the answer's events are over once the export button holds the conversation
+        page.wait_for_function("!document.querySelector('#stiqa-export').disabled", timeout=30_000)
+        page.wait_for_timeout(500)
         page.fill("#stiqa-feedback-comment textarea", "前年度の額も欲しい")
         page.locator("#stiqa-chat button[aria-label='Dislike']").last.click()
-        page.wait_for_selector("#stiqa-feedback-notice:has-text('評価を記録しました')", timeout=20_000)
+        page.wait_for_selector("#stiqa-feedback-notice:has-text('を記録しました')", timeout=30_000)
+        assert page.locator("#stiqa-chat button[aria-label='Disliked']").count() == 1
         items = feedback.load(fb / "feedback.jsonl")
         assert len(items) == 1 and items[0]["verdict"] == "down"
         assert items[0]["question"] == "その予算は？" and items[0]["history"] == ["SATREPSって何？"]
         assert items[0]["comment"] == "前年度の額も欲しい" and "1,878百万円" in items[0]["answer"]
-        page.wait_for_function("!document.querySelector('#stiqa-export').disabled", timeout=20_000)
         with page.expect_download() as dl:
             page.click("#stiqa-export")
         saved = tmp_path / "conv.md"
