@@ -26,8 +26,10 @@ _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 _COUNTER_KA = re.compile(r"(?<=[\d何数])[ヶケヵカ](?=月|国|所)")
 
 
+@lru_cache(maxsize=65536)
 def normalize(text: str) -> str:
-    """NFKC plus the unifications these PDFs need (tildes, middle dots, ヶ月 = か月)."""
+    """NFKC plus the unifications these PDFs need (tildes, middle dots, ヶ月 = か月). A pure function
+    of the text, called on the same passages for every question: cached."""
     text = _CONTROL.sub(" ", _ANSI.sub("", text))
     text = unicodedata.normalize("NFKC", text).translate(_TRANSLATE)
     # the small ヶ/ケ/ヵ/カ of counters (3ヶ月, 14カ国) only: ケニア stays ケニア
@@ -36,8 +38,9 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
+@lru_cache(maxsize=65536)
 def compact(text: str) -> str:
-    """Normalised text without commas and whitespace: the form used to compare strings."""
+    """Normalised text without commas and whitespace: the form used to compare strings (cached)."""
     # NFKC once more: removing a space can leave a combining mark to compose (K¸ -> K + U+0327 -> Ķ)
     return unicodedata.normalize("NFKC", re.sub(r"[\s,、]", "", normalize(text)).lower())
 
