@@ -688,15 +688,15 @@ def export_file(conv: Any) -> Any:
     """The conversation as a Markdown file for the download button (questions, answers, citations
     with their quoted text); nothing to download before the first answer."""
     import tempfile
-    import uuid
 
     from .feedback import conversation_markdown
 
     if conv is None or not conv.turns:
         return gr.update(value=None, interactive=False)
-    folder = Path(tempfile.gettempdir()) / "stiqa-export" / uuid.uuid4().hex[:12]
+    # one file per conversation, rewritten after each answer (not a new file per answer)
+    folder = Path(tempfile.gettempdir()) / "stiqa-export" / f"{os.getpid()}-{id(conv):x}"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"stiqa-conversation-{time.strftime('%Y%m%d-%H%M')}.md"
+    path = folder / "stiqa-conversation.md"
     path.write_text(conversation_markdown(conv.turns), encoding="utf-8")
     return gr.update(value=str(path), interactive=True)
 
