@@ -14,14 +14,13 @@ from collections.abc import Callable
 from .choose import asked_kind, choose, judge, render, states, subject_words
 from .claims import Claims
 from .definitions import asked_term, enumeration, gloss
-from .figures import candidates as figure_candidates
-from .suggest import BESIDE_COVER, clause_of, suggest
 from .described import described_chunks
 from .documents import document_date
+from .figures import candidates as figure_candidates
 from .glossary import translations
 from .guard import numbers_supported
 from .prose import min_cover as prose_min_cover, prose_answer
-from .japanese import compact, parse_amounts, fiscal_years, normalize, person_names, tokens, western_to_era
+from .japanese import compact, fiscal_years, normalize, parse_amounts, person_names, tokens, western_to_era
 from .models import Answer, Chunk, Citation, Hit
 from .passages import DAY, Unit, around, chunk_grams, clean, flat, gram_idf_table, grams, idf_table, question_grams
 from .passages import subject as subject_of
@@ -31,6 +30,7 @@ from .money import MONEY_WORDS, Money
 from .rank import names_in, rank_asked
 from .relevance import GENERIC_VERBS, Relevance
 from .retrieve import Searcher, expand_query
+from .suggest import BESIDE_COVER, clause_of, suggest
 
 #: question types whose figure belongs to the fiscal year the question names
 _YEAR_BOUND = ("count", "amount", "period")
@@ -121,7 +121,8 @@ class Answerer(Money, Claims, Relevance):
                 rest = rest.replace(normalize(n), " ")
             self._compounds = [c for c in re.findall(r"(?<![一-龯])[一-龯]{4,}(?![一-龯])", rest)
                                if not any(p in c for p in q.proper)]  # 大阪大学 is a name, not an attribute
-            result = self._dispatch(q, hits, groups) if hits else None
+            # a situation is answered by the passage naming a program, not by the typed readers
+            result = self._dispatch(q, hits, groups) if hits and q.qtype != "finder" else None
             if q.qtype == "finder" and hits:
                 # a program the catalog does not know (a new document's): the passage that
                 # holds most of the situation names it (suggest.py); else the catalog's answer

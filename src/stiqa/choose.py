@@ -73,6 +73,11 @@ def asked_kind(text: str) -> str:
 def subject_words(q: Query, idf: dict[str, float], drop: set[str] = frozenset(), tuning: Tuning = DEFAULT
                   ) -> list[tuple[str, float]]:
     """The question's words that say whose figure it asks for, with their rarity weights."""
+    if asked_kind(q.text) == "rank":
+        # 「主要国の中で何番目」: the set ranked in is the frame of the question, not its subject
+        frame = re.search(r"([^\s、。のは]{1,12})の中で", normalize(q.text))
+        if frame:
+            drop = set(drop) | set(tokens(frame.group(1)))
     out: dict[str, float] = {}
     named = nouns(q.text)
     for t in q.content:
@@ -185,11 +190,6 @@ def choose(q: Query, cands: list[Candidate], idf: dict[str, float], *, drop: set
     ask = asked_kind(q.text)
     if not ask:
         return None
-    if ask == "rank":
-        # 「主要国の中で何番目」: the set ranked in is the frame of the question, not its subject
-        frame = re.search(r"([^\s、。のは]{1,12})の中で", normalize(q.text))
-        if frame:
-            drop = set(drop) | set(tokens(frame.group(1)))
     words = subject_words(q, idf, drop, tuning)
     scored = []
     for rank, c in enumerate(cands):
