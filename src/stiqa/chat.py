@@ -204,7 +204,11 @@ class Assistant:
         # a conversation's topics: the catalog's programs and the names the documents introduce
         # themselves (「正式名称（略称）」), so a new document's program is a topic too (names.py)
         self._topics = topic_lookup(name_groups(self.searcher.chunks), aliases)
-        self.answerer = Answerer(self.searcher, aliases=aliases, finder=finder)
+        from .answer.model import load as load_ranker
+
+        # "none": the readers' own answer, unchosen (what `stiqa train` collects its data from)
+        ranker = None if settings.answer_model == "none" else load_ranker(settings.answer_model or None)
+        self.answerer = Answerer(self.searcher, aliases=aliases, finder=finder, ranker=ranker)
 
     def in_corpus(self, phrase: str) -> bool:
         from .japanese import compact

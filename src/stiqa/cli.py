@@ -210,6 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model")
     s.set_defaults(func=cmd_eval)
 
+    from .answer.cli import add_parser as add_train
+
+    add_train(sub)
+
     s = sub.add_parser("feedback", help="チャットでの回答評価（👍/👎）を一覧する")
     s.add_argument("--to-eval", dest="to_eval", default=None, help="👎 の質問を評価用 JSONL の下書きとして書き出す")
     s.set_defaults(func=cmd_feedback)

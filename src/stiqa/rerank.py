@@ -110,6 +110,17 @@ class SentenceMatcher:
         j = int(np.argmax(rows))
         return self.texts[position][j], (head + float(rows[j])) / total
 
+    def sentence_scores(self, query: str, position: int) -> list[tuple[str, float]]:
+        """Every sentence of the chunk with its absolute share of the question (as ``best_sentence``
+        scores its best one): what the answer model weighs among a passage's sentences."""
+        weight, seen, unseen = self._weights(query)
+        total = seen + unseen
+        if total <= 0:
+            return []
+        head = float((self.heads[position] @ weight)[0])
+        rows = self.sentences[self.offsets[position]:self.offsets[position + 1]] @ weight
+        return [(t, (head + float(r)) / total) for t, r in zip(self.texts[position], rows) if t.strip()]
+
 
 def _binary_rows(rows: list[list[int]], width: int, csr_matrix: type) -> object:
     indptr = np.cumsum([0] + [len(r) for r in rows])

@@ -10,33 +10,39 @@ import copy
 import re
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 
-from .choose import asked_kind, choose, judge, render, states, subject_words
-from .claims import Claims
-from .definitions import asked_term, enumeration, gloss
-from .described import described_chunks
-from .documents import document_date
-from .figures import candidates as figure_candidates
-from .glossary import translations
-from .guard import numbers_supported
-from .prose import min_cover as prose_min_cover, prose_answer
-from .japanese import compact, fiscal_years, normalize, parse_amounts, person_names, tokens, western_to_era
-from .models import Answer, Chunk, Citation, Hit
-from .passages import DAY, Unit, around, chunk_grams, clean, flat, gram_idf_table, grams, idf_table, question_grams
-from .passages import subject as subject_of
-from .passages import units as passage_units
-from .question import COMPARE as _COMPARE, WHO as _WHO, Query, alternatives, analyze
-from .money import MONEY_WORDS, Money
-from .rank import names_in, rank_asked
-from .relevance import GENERIC_VERBS, Relevance
-from .retrieve import Searcher, expand_query
-from .suggest import BESIDE_COVER, clause_of, suggest
+from ..choose import asked_kind, choose, judge, render, states, subject_words
+from ..claims import Claims
+from ..definitions import asked_term, enumeration, gloss
+from ..described import described_chunks
+from ..documents import document_date
+from ..figures import candidates as figure_candidates
+from ..glossary import translations
+from ..guard import numbers_supported
+from ..prose import min_cover as prose_min_cover, prose_answer
+from ..japanese import compact, fiscal_years, normalize, parse_amounts, person_names, tokens, western_to_era
+from ..models import Answer, Chunk, Citation, Hit
+from ..passages import DAY, Unit, around, chunk_grams, clean, flat, gram_idf_table, grams, idf_table, question_grams
+from ..passages import subject as subject_of
+from ..passages import units as passage_units
+from ..question import COMPARE as _COMPARE, WHO as _WHO, Query, alternatives, analyze
+from ..money import MONEY_WORDS, Money
+from ..rank import names_in, rank_asked
+from ..relevance import GENERIC_VERBS, Relevance
+from ..retrieve import Searcher, expand_query
+from ..suggest import BESIDE_COVER, clause_of, suggest
+from .features import matrix
+from .model import Ranker
+from .options import Offer, offer
 
 #: question types whose figure belongs to the fiscal year the question names
 _YEAR_BOUND = ("count", "amount", "period")
 ABSTAIN_TEXT = "資料には記載が見つかりませんでした。"
 #: A function naming the programs a text mentions, each as its list of names (official first).
 AliasLookup = Callable[[str], list[list[str]]]
+#: when set (``train.collect``), each question's query, offer and feature rows are appended to it
+TRACE: ContextVar[list | None] = ContextVar("stiqa_answer_trace", default=None)
 
 _EN_PROGRAM_NAME = re.compile(r"(?:[A-Z][A-Za-z\-]+\s+(?:(?:and|for|of|the)\s+)?)+(?:Program|Programme|Project|Initiative|Fund|Fellowship)s?\b")
 _PROGRAM_NAME = re.compile(r"[一-龯ァ-ヴーA-Za-z・]{3,}(?:事業|プログラム|制度|基金|イニシアティブ)")
@@ -46,8 +52,10 @@ class Answerer(Money, Claims, Relevance):
     """Turns a question into an ``Answer`` using a ``Searcher`` (and, when given, the alias table)."""
 
     def __init__(self, searcher: Searcher, *, aliases: AliasLookup | None = None,
-                 finder: Callable[[str], Answer | None] | None = None, k: int = 6) -> None:
+                 finder: Callable[[str], Answer | None] | None = None, k: int = 6,
+                 ranker: Ranker | None = None) -> None:
         self.searcher = searcher
+        self.ranker = ranker  # None: the readers' own answer, unchosen (training data collection)
         self.aliases = aliases
         self.finder = finder
         self.k = k
@@ -143,13 +151,13 @@ class Answerer(Money, Claims, Relevance):
                 result = gloss(term, chunks) or (enumeration(term, chunks) if counted else None) or result
             if result is not None and q.years and q.qtype in _YEAR_BOUND:
                 result = self._in_year(q, result)
-            if hits and not dated and q.qtype != "finder":
-                result = self._subject_checked(q, hits, result)
             cover = prose_min_cover(q)
             if result is None and hits and not self._note and cover is not None and not asked_kind(q.text):
                 # prose: the sentence that holds most of the question (prose.py)
                 result = prose_answer(self.searcher.matcher, self.searcher.position, q.text, hits,
                                       min_cover=cover)
+            if hits and q.qtype != "finder":
+                result = self._chosen(q, hits, result)
         if result is None:
             ans = self._abstain(question, hits)
             missing = [t for t in q.salient if not any(compact(n).lower() in flat(c).lower() for n in (t, *translations(t))
@@ -181,6 +189,27 @@ class Answerer(Money, Claims, Relevance):
         text, used, span = got
         found.text += "\n" + text.replace("資料からは", "また、資料の本文からは", 1)
         found.citations.append(Citation.from_chunk(used[0], span))
+
+    def _chosen(self, q: Query, hits: list[Hit], result):
+        """The answer the model chooses among the readers' answer and the figures of the kind
+        asked, or None when even the best is not likely enough to be right (model.py)."""
+        got: Offer = offer(q.text, hits, self._pool, result, matcher=self.searcher.matcher,
+                           position=self.searcher.position)
+        if not got.options:
+            return result
+        rows = matrix(q, got, self.idf)
+        trace = TRACE.get()
+        if trace is not None:
+            trace.append((q, got, rows))
+        if self.ranker is None:
+            return result
+        best, p = self.ranker.best(rows)
+        if p < self.ranker.threshold:
+            if not self._note:
+                self._note = ("（資料の数値は、お尋ねの対象についてのものか確かめられませんでした。）"
+                              if asked_kind(q.text) else "")
+            return None
+        return got.options[best].result
 
     def _subject_checked(self, q: Query, hits: list[Hit], result):
         """A figure is stated only when its subject is the one asked (choose.py).

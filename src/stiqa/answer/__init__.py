@@ -1,0 +1,9 @@
+"""The answer stage: readers offer candidate answers, a fitted model chooses one or abstains.
+
+``Answerer`` (answerer.py) runs the readers over one question's hits; ``options`` turns what they
+found into ``Option``s; ``features`` describes each option against the question; ``model`` scores
+them with the committed model file and decides whether to answer at all; ``train`` refits it.
+"""
+from .answerer import ABSTAIN_TEXT, AliasLookup, Answerer
+
+__all__ = ["ABSTAIN_TEXT", "AliasLookup", "Answerer"]
