@@ -22,12 +22,14 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
 BASELINE = ROOT / "eval" / "baseline.json"
-#: every question set with its committed baseline; the generality set is asked on the project
-#: corpus plus its own documents (a private index beside the set, never index/)
+#: every question set with its committed baseline; the generality, budget and programs sets are asked
+#: on the project corpus plus their own documents (a private index beside each set, never index/)
 SETS = {
     "suite": (QUESTIONS, BASELINE),
     "heldout": (ROOT / "eval" / "heldout.jsonl", ROOT / "eval" / "heldout_baseline.json"),
     "generality": (ROOT / "eval" / "generality" / "questions.jsonl", ROOT / "eval" / "generality" / "baseline.json"),
+    "budget": (ROOT / "eval" / "budget" / "questions.jsonl", ROOT / "eval" / "budget" / "baseline.json"),
+    "programs": (ROOT / "eval" / "programs" / "questions.jsonl", ROOT / "eval" / "programs" / "baseline.json"),
 }
 REGENERATE = ("回答器の変更を受け入れるなら `PYTHONPATH=src python -m stiqa.evaluate --save-baseline "
               "[--questions Q --baseline B]` で更新")

@@ -174,8 +174,19 @@ class Conversation:
             self.turns.append(Turn(question, question, [], ans))
             return ans
         resolved, topic = self.resolve(question)
-        interpretation = f"解釈：{resolved}" if resolved != normalize(question).strip() else ""
-        ans = self.assistant.answer(resolved, interpretation=interpretation)
+        asked = normalize(question).strip()
+        interpretation = f"解釈：{resolved}" if resolved != asked else ""
+        alone = None
+        if resolved != asked and self._names_own_subject(asked):
+            # a follow-up that names its own subject (「国際頭脳循環の予算の合計は？」 after a SATREPS
+            # question) is read as it stands when the documents answer it so; the carried reading
+            # only when they do not
+            alone = self.assistant.answer(asked)
+        if alone is not None and not alone.abstained:
+            found = self.assistant.mentions(asked)
+            ans, resolved, topic = alone, asked, found[0] if found else []
+        else:
+            ans = self.assistant.answer(resolved, interpretation=interpretation)
         ans.question = question
         if not topic and not ans.abstained:
             # a question without a program (「博士課程で海外に行きたい」) takes the program it was answered with
@@ -183,6 +194,12 @@ class Conversation:
             topic = found[0] if found else []
         self.turns.append(Turn(question, resolved, topic, ans))
         return ans
+
+    def _names_own_subject(self, question: str) -> bool:
+        """The question opens with a subject of its own that the documents know (「国際頭脳循環の…」),
+        not an attribute of the last one (「前年度の…」, 「その予算は」)."""
+        head = re.match(r"^([一-龯ァ-ヴーA-Za-z]{3,})の", question)
+        return bool(head and not _ATTRIBUTE.search(head.group(1)) and self.assistant.in_corpus(head.group(1)))
 
     def replay(self, history: list[str]) -> None:
         for q in history:

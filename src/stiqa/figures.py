@@ -9,7 +9,7 @@
   before it; △ is a decrease;
 - English pages: the same prose reader over English sentences (「10 million yen / year」).
 
-Pure functions over a ``Chunk``; the choice among candidates is ``choose.py``'s.
+Pure functions over a ``Chunk``; the choice among candidates is the answer model's (answer/).
 """
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ from .models import Chunk
 #: a figure with its unit, as written (normalised): money, percent, share, rank, count, period
 FIGURE = re.compile(
     r"(?P<money>(?:約|最大)?\d[\d,.]*\s*(?:兆\s*\d[\d,.]*\s*)?(?:兆|億|千万|百万|万|千)?\s*(?:円|ユーロ|€|ドル|ポンド|元)"
+    # a range is one figure (「5百万円~1億円」): its first end alone misstates it
+    r"(?:\s*[~〜～]\s*\d[\d,.]*\s*(?:兆|億|千万|百万|万|千)?\s*(?:円|ユーロ|€|ドル|ポンド|元))?"
     r"|(?:approximately |about |several |total of )?(?:\d[\d,.]*|several)\s*(?:million|billion|thousand)?\s*yen)"
     r"|(?P<percent>[△▲]?\s*\d[\d.]*\s*(?:%|％|ポイント))"
     r"|(?P<share>約?\d+割)"

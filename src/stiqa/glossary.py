@@ -3,7 +3,7 @@ question says, and the other way round (an English program page asked in Japanes
 
 Knowledge of Japanese public administration and research funding, not of one document: ministry and
 agency names with their abbreviations, and the everyday terms of budgets, programs and researcher
-statistics. Used where a question's words are matched against a figure's subject (choose.py) and
+statistics. Used where a question's words are matched against a figure's subject (the answer model's features) and
 in the synonyms of question words (question.alternatives).
 """
 from __future__ import annotations

@@ -38,6 +38,26 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
+def source_spelling(span: str, text: str) -> str:
+    """The words of ``text`` that ``normalize`` turns into ``span``, as the source writes them
+    (「20カ国」, not the normalised 「20か国」); ``span`` itself when they cannot be found. Answers
+    quote the documents' own spelling; matching works on the normalised form."""
+    for line in text.split("\n"):
+        pieces = [unicodedata.normalize("NFKC", _CONTROL.sub(" ", ch)).translate(_TRANSLATE) for ch in line]
+        joined = _COUNTER_KA.sub("か", "".join(pieces))
+        at = joined.find(span)
+        if at < 0:
+            continue
+        ends, pos = [], 0
+        for p in pieces:
+            pos += len(p)
+            ends.append(pos)
+        start = next(i for i, e in enumerate(ends) if e > at)
+        stop = next((i for i, e in enumerate(ends) if e >= at + len(span)), len(line) - 1)
+        return line[start:stop + 1]
+    return span
+
+
 @lru_cache(maxsize=65536)
 def compact(text: str) -> str:
     """Normalised text without commas and whitespace: the form used to compare strings (cached)."""

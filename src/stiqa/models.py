@@ -108,6 +108,8 @@ class Answer:
     backend: str = "extractive"
     #: why an LLM answer was replaced by the extractive one (guard rails); empty otherwise
     notice: str = ""
+    #: the answer model's probability that the option it chose is right (None: not chosen by it)
+    confidence: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -124,6 +126,8 @@ class Answer:
             d["related"] = [c.to_json() for c in self.related]
         if self.retrieved:
             d["retrieved"] = self.retrieved
+        if self.confidence is not None:
+            d["confidence"] = round(self.confidence, 4)
         if self.notice:
             d["notice"] = self.notice
         return d

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .figures import FIGURE
 from .japanese import fiscal_years, normalize, proper_nouns, tokens
 
 # Order matters: the first type whose cue matches wins (an amount per person is not a budget).
@@ -140,3 +141,26 @@ _STOP = {"何", "いくら", "幾ら", "いつ", "どの", "どれ", "どこ", "
          "付く", "つく", "幾", "つ", "件", "人", "校", "名", "ね", "よ", "っけ", "頃", "ころ", "位",
          "教え", "知りたい", "ください", "下さい", "お願い", "資料", "文書", "記載", "書く", "とする", "される",
          "なっている", "どれくらい", "どのくらい", "最長", "最大", "入る", "含む", "含まれる", "やる", "遣る", "呉れる", "ある", "為る", "居る", "有る", "出る", "来る", "行く", "言う", "見る", "聞く"}
+
+
+#: what kind of figure a question asks for, by its cue words (the first that matches)
+_ASKS: list[tuple[str, re.Pattern[str]]] = [
+    ("rank", re.compile(r"何番目|何位|順位|何番")),
+    ("percent", re.compile(r"%|％|割合|比率|増減率|伸び率|何割|率は|share|percent|proportion|what rate", re.I)),
+    ("count", re.compile(r"何人|何件|何回|何名|何校|何か国|何カ国|何万人|何機関|何課題|何拠点|how many", re.I)),
+    ("money", re.compile(r"いくら|幾ら|金額|予算|額|何億|何百万|円|how much|funding|budget|研究費|経費|費用", re.I)),
+    ("period", re.compile(r"期間|何年間|何か月|何ヶ月|何年先|いつからいつまで|how long|research period|duration", re.I)),
+    ("count", re.compile(r"何人|何件|何回|何名|何校|何か国|何カ国|何万|何機関|何課題|何拠点|人数|件数|回数|"
+                         r"how many|number of", re.I)),
+]
+
+
+def asked_kind(text: str) -> str:
+    """'money', 'percent', 'rank', 'period', 'count' or '' (the question asks for no figure)."""
+    if re.search(r"とは|何を指|どのような|どういう|^what (?:is|are) (?:a|an) |what does .* mean", text, re.I):
+        return ""  # a definition, even of a budget term
+    if re.search(r"(ます|ました|です|でした)か[。?？]?$", text) and not re.search(r"何|いくら|幾ら|どの|どれ|どこ|いつ|誰|how|when", text, re.I):
+        return ""  # yes or no (「対象になりますか」), not a figure
+    # a figure the question quotes (「30億円という記事は」) is not what it asks for
+    t = FIGURE.sub(" ", normalize(text))
+    return next((k for k, rx in _ASKS if rx.search(t)), "")

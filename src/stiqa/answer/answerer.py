@@ -12,16 +12,15 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar
 
-from ..choose import asked_kind, choose, judge, render, states, subject_words
+from ..question import asked_kind
 from ..claims import Claims
 from ..definitions import asked_term, enumeration, gloss
 from ..described import described_chunks
 from ..documents import document_date
-from ..figures import candidates as figure_candidates
 from ..glossary import translations
 from ..guard import numbers_supported
 from ..prose import min_cover as prose_min_cover, prose_answer
-from ..japanese import compact, fiscal_years, normalize, parse_amounts, person_names, tokens, western_to_era
+from ..japanese import compact, fiscal_years, normalize, person_names, tokens, western_to_era
 from ..models import Answer, Chunk, Citation, Hit
 from ..passages import DAY, Unit, around, chunk_grams, clean, flat, gram_idf_table, grams, idf_table, question_grams
 from ..passages import subject as subject_of
@@ -76,6 +75,7 @@ class Answerer(Money, Claims, Relevance):
         self._topic_names: set[str] = set()
         self._skip_proper: set[str] = set()
         self._note = ""
+        self._confidence: float | None = None
 
     # ------------------------------------------------------------ entry point
 
@@ -173,6 +173,7 @@ class Answerer(Money, Claims, Relevance):
                          False, related=[Citation.from_chunk(h.chunk) for h in hits[:4]
                                          if h.chunk.id not in {c.id for c in used}][:3])
         ans.retrieved = [h.chunk.id for h in hits]
+        ans.confidence = self._confidence
         ans.interpretation = interpretation
         ans.latency_ms = (time.perf_counter() - t0) * 1000
         return ans
@@ -204,58 +205,13 @@ class Answerer(Money, Claims, Relevance):
         if self.ranker is None:
             return result
         best, p = self.ranker.best(rows)
+        self._confidence = p
         if p < self.ranker.threshold:
             if not self._note:
                 self._note = ("（資料の数値は、お尋ねの対象についてのものか確かめられませんでした。）"
                               if asked_kind(q.text) else "")
             return None
         return got.options[best].result
-
-    def _subject_checked(self, q: Query, hits: list[Hit], result):
-        """A figure is stated only when its subject is the one asked (choose.py).
-
-        The answer found is kept when no figure fits better; replaced by the figure whose subject
-        fits best when that one outscores the figure it states; withdrawn when the figure it
-        states is said of something else (a word the question names is nowhere near it) and no
-        other figure fits."""
-        ask = asked_kind(q.text)
-        if not ask:
-            return result
-        chunks = list(dict.fromkeys([h.chunk for h in hits] + self._pool[:6]))
-        if result is not None:
-            chunks = list(dict.fromkeys(list(result[1]) + chunks))
-        cands = [c for ch in chunks for c in figure_candidates(ch)]
-        best = choose(q, cands, self.idf)
-        if result is None:
-            return None if best is None else self._figure_result(best.candidate)
-        if ask == "money" and _SUM.search(q.text) and len({a.yen for a in parse_amounts(result[0])}) == 1 \
-                and not re.search(r"合計|総額|計算", result[0]):
-            # a sum asked for (「…と…を合わせると」) is not answered by one of its parts
-            self._note = "（お尋ねの合計額を資料の記述から確かめられませんでした。）"
-            return None
-        if self._groups and result[1] and result[1][0].id in {c.id for c in self._pool}:
-            # a passage about the program the question names (alias table): the label-aware
-            # readers (money.py, the line scoring) have already matched its figure to its kind
-            return result
-        stated = [c for c in cands if c.chunk in result[1] and states(result[0], c.figure)]
-        words = subject_words(q, self.idf)
-        # the stated figures of the kind asked (a count question's answer may quote a rate beside it)
-        verdicts = [v for v in (judge(q, c, ask, words) for c in stated) if v != "shape"]
-        scores = [v[0] for v in verdicts if isinstance(v, tuple)]
-        if best is not None:
-            if states(result[0], best.candidate.figure) or (scores and max(scores) >= best.score):
-                return result
-            return self._figure_result(best.candidate)
-        if all(v in ("missing", "cover") for v in verdicts):
-            # the figure stated is said of something else, or the answer states no figure of the
-            # kind asked at all (a rank asked, a budget line quoted): no answer is better
-            self._note = "（資料の数値は、お尋ねの対象についてのものではありません。）"
-            return None
-        return result
-
-    @staticmethod
-    def _figure_result(c):
-        return render(c), [c.chunk], c.span
 
     def _in_year(self, q: Query, result: tuple[str, list[Chunk], str]):
         """A count, amount or period asked for a fiscal year (「令和2年度の新規採用人数」) is answered
@@ -527,8 +483,6 @@ class Answerer(Money, Claims, Relevance):
         return Answer(question, text, [], True, related=related)
 
 
-#: a question asking for two figures added up
-_SUM = re.compile(r"合わせ|合算|足す|足し|合計する|合計すると|in total|combined", re.I)
 #: a question for a start, and a passage that dates one
 _START = re.compile(r"から|より|以降|始ま|開始|since", re.I)
 _STARTED = re.compile(r"(年度|年|月)\s*(より|から)\s*(開始|実施|始ま)|開始\s*[:：]|(年度|年)\s*~")

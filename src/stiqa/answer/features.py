@@ -9,7 +9,7 @@ import math
 import re
 from functools import lru_cache
 
-from ..choose import asked_kind
+from ..question import asked_kind
 from ..japanese import compact, fiscal_years, normalize, nouns, tokens
 from ..question import KINDS, Query
 from .options import Offer, Option
@@ -35,7 +35,11 @@ NAMES: tuple[str, ...] = (
     *(f"t_{t}" for t in ("date", "day", "month", "year", "org", "place", "figure", "latin", "quote", "restates")),
     "date_x_date", "date_x_day", "who_x_org", "where_x_place", "name_x_latin", "figure_x_nofigure",
     "define_x_quote", "what_x_quote", "figure_x_quote", "date_x_quote",
+    "cover_own", "numbered_match", "numbered_clash",
 )
+
+#: a numbered name (第3期, 第2次, 柱2, タイプB): its number tells siblings apart
+_NUMBERED = re.compile(r"第\s*\d+\s*[期回次号部章]|[一-龯ァ-ヴー]{1,6}\s*(?:\d{1,2}|[A-Z])(?![\d年月日件人億万円%.,])")
 
 #: what form of answer a question asks for, by its interrogative (the question's own words)
 _ASKS_FORM = {
@@ -141,6 +145,7 @@ def matrix(q: Query, offer: Offer, idf: dict[str, float]) -> list[list[float]]:
         if o.candidate is not None:
             first_of.setdefault(o.candidate.chunk.id, o)
     forms = [a for a, rx in _ASKS_FORM.items() if rx.search(q.text)]
+    numbered = {compact(m.group(0)) for m in _NUMBERED.finditer(q.text) if not re.search(r"令和|平成|昭和|年度", m.group(0))}
     rows = []
     for o, (local, wide, chunk_text), (cl, cw) in zip(opts, texts, covers):
         c = o.candidate
@@ -202,6 +207,12 @@ def matrix(q: Query, offer: Offer, idf: dict[str, float]) -> list[list[float]]:
         if c is not None:
             f["fig_first_in_chunk"] = float(first_of.get(c.chunk.id) is o)
         f["span_len"] = min(len(o.span), 200) / 200
+        f["cover_own"] = _cover(words, c.own) if c is not None and c.own else 0.0
+        if numbered:
+            near = _compact(local)
+            f["numbered_match"] = float(any(n in near for n in numbered))
+            theirs = {compact(m.group(0)) for m in _NUMBERED.finditer(normalize(local))}
+            f["numbered_clash"] = float(bool(theirs) and not theirs & numbered)
         for a in forms:
             f[f"a_{a}"] = 1.0
         f["a_yesno"] = float(q.qtype == "negative")

@@ -23,7 +23,7 @@ from .features import NAMES
 #: the committed model file
 DEFAULT_PATH = Path(__file__).with_name("ranker.json")
 #: bump when the option or feature code changes meaning: a model fitted before is then stale
-FEATURES_VERSION = 2
+FEATURES_VERSION = 3
 REBUILD = "`stiqa train` で作り直してください"
 #: what the answerability model sees beyond the chosen option's features
 EXTRA = ("score", "margin", "n_rivals")

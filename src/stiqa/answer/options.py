@@ -11,10 +11,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..choose import asked_kind, render
+from ..question import asked_kind
 from ..figures import FIGURE, Candidate
 from ..figures import candidates as figure_candidates
-from ..japanese import compact, normalize
+from ..japanese import compact, normalize, source_spelling
 from ..models import Chunk, Hit
 from ..passages import clean, subject
 
@@ -64,6 +64,26 @@ class Offer:
     pool: frozenset[str] = frozenset()  # chunk ids about the question's named topic
 
 
+def render(c: Candidate) -> str:
+    """One sentence stating the figure in the source's own spelling: a table cell under its row and
+    column, a slide's labelled budget line, or else the figure with the words it stands in, quoted."""
+    fig = c.figure
+    if c.shape == "table":
+        row, _, rest = c.span.partition(" | ")
+        col = rest.rsplit(" | ", 1)[0]
+        unit = "" if c.unit in ("", "%") else f"（単位：{c.unit}）"
+        shown = fig + ("%" if c.unit == "%" and not fig.endswith("%") else "")
+        if shown.startswith(("△", "▲")):
+            shown += "（減）"
+        return f"表の「{row}」の「{col}」は {shown} です{unit}。"
+    if c.shape == "slide" and c.budget_kind:
+        title = c.own.split(" ")[0] if c.own else ""
+        label = c.span.replace(fig, "").strip()
+        return f"{title + 'の' if title else ''}{label or '金額'}は{fig}です。".replace("の ", "の")
+    span = source_spelling(c.span, c.chunk.text)
+    return f"{source_spelling(fig, span)}です。資料には「{span}」とあります。"
+
+
 def first_figure(text: str) -> str:
     m = FIGURE.search(normalize(text))
     return compact(m.group(0)) if m else ""
@@ -86,13 +106,14 @@ def _sentence_options(question: str, hits: list[Hit], matcher: Any, position: di
             continue
         ctx = " ".join(p for p in (chunk.title, chunk.section, chunk.program) if p)
         cand = Candidate(chunk, chunk.line_start, "", "sentence", line, ctx, line, "prose", own=line)
-        out.append(Option(f"{subject(chunk)}について、資料には「{line}」とあります。", (chunk,), line, "sentence",
+        quoted = source_spelling(line, chunk.text)
+        out.append(Option(f"{subject(chunk)}について、資料には「{quoted}」とあります。", (chunk,), line, "sentence",
                           cand, "", share))
         if when:
             for m in DATE.finditer(line):
                 date = m.group(0).strip()
                 cand = Candidate(chunk, chunk.line_start, date, "date", line, ctx, line, "prose", own=line)
-                out.append(Option(f"{date}です。資料には「{line}」とあります。", (chunk,), line, "figure", cand,
+                out.append(Option(f"{date}です。資料には「{quoted}」とあります。", (chunk,), line, "figure", cand,
                                   compact(date), share))
     return out
 

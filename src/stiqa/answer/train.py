@@ -107,6 +107,10 @@ def fit(questions: list[Question], *, threshold: float = 0.5, meta: dict | None 
     x = np.asarray(xs, dtype=float)
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale < 1e-9] = 1.0
+    if len(set(ys)) < 2:  # every choice right (or wrong): a constant probability, no weights
+        z = 4.0 if ys and ys[0] else -4.0
+        return Ranker(fit_chooser(questions, c=c), Linear((0.0,) * x.shape[1], tuple(float(v) for v in mean),
+                                                         tuple(float(v) for v in scale), z), float(threshold), dict(meta or {}))
     model = LogisticRegression(C=c, max_iter=3000, random_state=SEED)
     model.fit((x - mean) / scale, np.asarray(ys))
     answer = Linear(tuple(float(v) for v in model.coef_[0]), tuple(float(v) for v in mean),
