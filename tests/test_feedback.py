@@ -109,9 +109,9 @@ def test_rate_and_export_in_browser(rated_app, artifacts, tmp_path):
         page.wait_for_function("!document.querySelector('#stiqa-export').disabled", timeout=30_000)
         page.wait_for_timeout(500)
         page.fill("#stiqa-feedback-comment textarea", "前年度の額も欲しい")
-        page.locator("#stiqa-chat button[aria-label='Dislike']").last.click()
+        page.locator("#stiqa-chat button[aria-label='よくない']").last.click()
         page.wait_for_selector("#stiqa-feedback-notice:has-text('を記録しました')", timeout=30_000)
-        assert page.locator("#stiqa-chat button[aria-label='Disliked']").count() == 1
+        assert page.locator("#stiqa-chat button[aria-label='よくない（評価済み）']").count() == 1
         items = feedback.load(fb / "feedback.jsonl")
         assert len(items) == 1 and items[0]["verdict"] == "down"
         assert items[0]["question"] == "その予算は？" and items[0]["history"] == ["SATREPSって何？"]

@@ -50,9 +50,14 @@ def _clear_text(ans) -> None:
 # ---------------------------------------------------------------- check_question
 
 
-@pytest.mark.parametrize("q", EMPTY + [None, 123, b"bytes", ["list"]], ids=repr)
+@pytest.mark.parametrize("q", EMPTY + [None], ids=repr)
 def test_check_question_empty(q):
     assert "空" in check_question(q, 2000)
+
+
+@pytest.mark.parametrize("q", [123, b"bytes", ["list"]], ids=repr)
+def test_check_question_not_text_says_it_must_be_text(q):
+    assert "文字列" in check_question(q, 2000)
 
 
 @pytest.mark.parametrize("q", NO_WORDS, ids=repr)

@@ -2,6 +2,7 @@
 ``openai`` client (plain and streaming, with a follow-up) and with raw HTTP for the error cases."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import replace
@@ -122,3 +123,104 @@ def test_binding_beyond_loopback_needs_a_key(settings):
     assert check_serve(replace(settings, host="0.0.0.0", api_key=""))
     assert check_serve(replace(settings, host="0.0.0.0", api_key=KEY)) == ""
     assert check_serve(replace(settings, host="127.0.0.1")) == ""
+
+
+# ---------------------------------------------------------------- under real use (issue 19)
+
+
+@pytest.mark.parametrize("content", [
+    [{"type": "text", "text": 5}], [{"type": "text", "text": None}], [{"type": "text"}], [5], [{"text": "SICORP"}],
+    "\ud800SICORP",
+])
+def test_content_parts_that_are_not_text_get_a_400(api, content):
+    body = json.dumps({"messages": [{"role": "user", "content": content}]})  # ASCII, lone surrogates escaped
+    r = httpx.post(f"{api}/chat/completions", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_deep_nesting_is_a_400_and_the_connection_keeps_serving(api):
+    with httpx.Client() as client:  # one keep-alive connection for both requests
+        deep = b'{"messages": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+        r = client.post(f"{api}/chat/completions", content=deep, headers={"content-type": "application/json"})
+        assert r.status_code == 400 and "深すぎ" in r.json()["error"]["message"]
+        r = client.post(f"{api}/chat/completions", json={"messages": [{"role": "user", "content": [
+            {"type": "text", "text": 5}]}]})
+        assert r.status_code == 400
+        assert client.get(f"{api}/models").json()["data"][0]["id"] == "stiqa"
+
+
+def test_a_body_over_the_limit_is_413_unread(api):
+    from stiqa.api import MAX_BODY
+
+    big = {"messages": [{"role": "user", "content": "あ" * 100}], "pad": "x" * (MAX_BODY + 1)}
+    r = httpx.post(f"{api}/chat/completions", json=big)
+    assert r.status_code == 413 and r.json()["error"]["message"]
+
+    def chunked():  # no Content-Length: the limit holds while reading
+        yield b'{"messages": [], "pad": "'
+        for _ in range(MAX_BODY // 65536 + 2):
+            yield b"x" * 65536
+        yield b'"}'
+
+    r = httpx.post(f"{api}/chat/completions", content=chunked(), headers={"content-type": "application/json"})
+    assert r.status_code == 413
+
+
+def test_only_the_last_turns_are_replayed(settings, assistant):
+    """30 earlier questions: the follow-up is read against the last MAX_REPLAYED, the rest never answered."""
+    from stiqa.api import MAX_REPLAYED
+
+    asked: list[str] = []
+
+    class Counting:  # the real engine, counting what each conversation answers
+        def chat(self):
+            conv = assistant.chat()
+            own = conv.ask
+
+            def ask(q, **kw):
+                asked.append(q)
+                return own(q, **kw)
+            conv.ask = ask
+            return conv
+
+    server, thread, url = _start(settings, Counting())
+    try:
+        history = [f"質問{i}：SATREPSって何？" for i in range(27)] + ["SATREPSって何？", "JSTとは？", "SATREPSって何？"]
+        messages = [m for q in history for m in ({"role": "user", "content": q}, {"role": "assistant", "content": "…"})]
+        r = httpx.post(f"{url}/chat/completions", json={"messages": [*messages, {"role": "user", "content": "その予算は？"}]},
+                       timeout=120)
+        assert r.status_code == 200
+        assert asked == [*history[-MAX_REPLAYED:], "その予算は？"]
+        assert "1,878百万円" in r.json()["choices"][0]["message"]["content"]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_message_text_tells_how_a_follow_up_was_read(api):
+    r = httpx.post(f"{api}/chat/completions", json={"messages": [
+        {"role": "user", "content": "SATREPSって何？"}, {"role": "user", "content": "その予算は？"}]}, timeout=120)
+    text = r.json()["choices"][0]["message"]["content"]
+    first = text.splitlines()[0]
+    assert first.startswith("解釈：") and "SATREPS" in first
+
+
+def test_bearer_scheme_is_case_insensitive(keyed_api):
+    for scheme in ("bearer", "BEARER", "Bearer"):
+        r = httpx.get(f"{keyed_api}/models", headers={"authorization": f"{scheme} {KEY}"})
+        assert r.status_code == 200, scheme
+    assert httpx.get(f"{keyed_api}/models", headers={"authorization": f"Basic {KEY}"}).status_code == 401
+
+
+def test_docs_and_schema_need_the_key_when_one_is_set(keyed_api):
+    root = keyed_api.removesuffix("/v1")
+    for path in ("/docs", "/openapi.json", "/redoc"):
+        r = httpx.get(root + path)
+        assert r.status_code == 401 and r.json()["error"]["type"] == "authentication_error", path
+    assert httpx.get(root + "/openapi.json", headers={"authorization": f"Bearer {KEY}"}).status_code == 200
+
+
+def test_unknown_paths_and_methods_answer_in_openai_shape(api):
+    assert httpx.get(f"{api}/nowhere").json()["error"]["code"] == 404
+    r = httpx.get(f"{api}/chat/completions")
+    assert r.status_code == 405 and r.json()["error"]["message"]

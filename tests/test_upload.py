@@ -3,6 +3,7 @@ headless Chromium a real upload that is indexed and then answered from."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +98,87 @@ def test_upload_a_document_and_ask_about_it_in_browser(private_app, tmp_path, ar
         chat = page.locator("#stiqa-chat").inner_text()
         assert "12億円" in chat and "kakuu_note.md" in chat
         browser.close()
+
+
+# ---------------------------------------------------------------- under real use (issue 19)
+
+
+def test_a_broken_pdf_is_refused_with_the_reason_and_not_saved(tmp_path):
+    import random
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.7\n" + random.Random(5).randbytes(20_000))
+    with pytest.raises(UploadError, match="索引に加えられない.*PDF"):
+        add_document(corpus, broken, "broken.pdf")
+    assert list(corpus.iterdir()) == []
+
+
+def test_a_pdf_without_text_is_refused(tmp_path):
+    from pypdf import PdfWriter
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    blank = tmp_path / "scan.pdf"
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    with blank.open("wb") as f:
+        writer.write(f)
+    with pytest.raises(UploadError, match="本文がありません"):
+        add_document(corpus, blank, "scan.pdf")
+    assert list(corpus.iterdir()) == []
+
+
+def test_a_copy_of_a_document_already_there_is_refused(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "note.md").write_text(NOTE, encoding="utf-8")
+    src = tmp_path / "up.md"
+    src.write_text(NOTE, encoding="utf-8")
+    with pytest.raises(UploadError, match="同じ内容.*note.md"):
+        add_document(corpus, src, "other.md")  # the index would skip it as a duplicate
+    assert add_document(corpus, src, "note.md", overwrite=True).name == "note.md"  # replacing itself is fine
+
+
+def test_the_browsers_upload_is_deleted_whether_added_or_refused(corpus_copy, tmp_path, monkeypatch):
+    from stiqa.web import add_uploaded
+
+    uploads = tmp_path / "gradio"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(uploads))
+    refused = uploads / "a1" / "big.docx"
+    refused.parent.mkdir(parents=True)
+    refused.write_bytes(b"PK\x03\x04 not ours")
+    report, _, _ = add_uploaded(corpus_copy, str(refused), False)
+    assert "追加できるのは" in report and not refused.exists() and not refused.parent.exists()
+    outside = tmp_path / "elsewhere.md"  # a path outside Gradio's folder is never deleted
+    outside.write_text(NOTE, encoding="utf-8")
+    add_uploaded(corpus_copy, str(outside), False)
+    assert outside.exists()
+
+
+def test_gradio_refuses_a_file_over_the_limit_and_keeps_nothing(private_app, tmp_path):
+    import gradio as gr
+    import httpx
+
+    url, _ = private_app
+    folder = Path(gr.utils.get_upload_folder())
+    before = {p for p in folder.rglob("*") if p.is_file()} if folder.exists() else set()
+    r = httpx.post(f"{url}gradio_api/upload", files={"files": ("big.md", b"a" * (15 * 1024 * 1024), "text/markdown")},
+                   timeout=60)
+    assert r.status_code >= 400
+    after = {p for p in folder.rglob("*") if p.is_file()} if folder.exists() else set()
+    assert not [p for p in after - before if p.stat().st_size >= MAX_BYTES]
+
+
+def test_the_report_says_left_out_for_a_file_that_stays(tmp_path):
+    from types import SimpleNamespace
+
+    from stiqa.web import report_text
+
+    (tmp_path / "kept.pdf").write_bytes(b"%PDF")
+    rep = SimpleNamespace(removed=["kept.pdf", "gone.md"],
+                          summary=lambda: "索引を更新しました: 1 ファイル\n  削除: kept.pdf, gone.md")
+    text = report_text(rep, tmp_path)
+    assert "削除: gone.md" in text and "索引から除外（ファイルは corpus/ に残っています）: kept.pdf" in text
+    assert "削除: kept.pdf" not in text

@@ -273,7 +273,9 @@ class Assistant:
 
 def check_question(question: Any, limit: int) -> str:
     """A clear message for input that cannot be a question; '' when it is fine."""
-    if not isinstance(question, str) or not question.strip():
+    if question is not None and not isinstance(question, str):
+        return f"質問は文字列で渡してください（{type(question).__name__} が渡されました）。"
+    if not question or not question.strip():
         return "質問が空です。質問を入力してください。"
     if len(question) > limit:
         return f"質問が長すぎます（{len(question):,} 文字）。{limit:,} 文字以内で入力してください。"

@@ -128,10 +128,12 @@ def _coerce(settings: Settings, name: str, value: Any) -> Any:
         return Path(value).expanduser()
     if isinstance(current, bool):
         return str(value).lower() in ("1", "true", "yes", "on") if isinstance(value, str) else bool(value)
-    if isinstance(current, int):
-        return int(value)
-    if isinstance(current, float):
-        return float(value)
+    for kind, word in ((int, "整数"), (float, "数値")):
+        if isinstance(current, kind):
+            try:
+                return kind(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"STIQA_{name.upper()} は{word}です: {value!r}") from None
     return value
 
 

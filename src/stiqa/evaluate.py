@@ -432,11 +432,11 @@ def main(argv: list[str] | None = None) -> int:
                                 description="評価を実行し、--save-baseline でベースラインを書き直す")
     p.add_argument("--save-baseline", action="store_true",
                    help="現在の結果を eval/baseline.json に保存する（回答器の変更を受け入れるとき）")
-    p.add_argument("--baseline", default=str(DEFAULT_BASELINE))
-    p.add_argument("--questions", default=None)
-    p.add_argument("--out", default=None)
-    p.add_argument("--report", default=None)
-    p.add_argument("--compare", default=None)
+    p.add_argument("--baseline", default=str(DEFAULT_BASELINE), help="比べる・書き直すベースラインの JSON（既定: %(default)s）")
+    p.add_argument("--questions", default=None, help="質問の JSONL（既定: eval/questions.jsonl）")
+    p.add_argument("--out", default=None, help="結果を1行1問で書く JSONL（既定: eval/results.jsonl）")
+    p.add_argument("--report", default=None, help="人が読むレポートの Markdown（既定: eval/report.md）")
+    p.add_argument("--compare", default=None, help="このベースラインと比べ、下がった問いを示す（下がれば終了コード 1）")
     p.add_argument("--corpus", default=None, help="the set's own documents (default: corpus/ beside the questions)")
     args = p.parse_args(argv)
     from .config import load_settings

@@ -8,7 +8,11 @@ Everything shown comes from the engine (``stiqa.chat``): this module only render
   markup is our own (cards, and ``<mark>`` around the already-escaped answering span).
 * Each browser session (and each ``gradio_client`` session) holds its own ``Conversation`` in a
   ``gr.State``; the engine itself is shared and fetched per question with ``get_assistant`` so a
-  re-index is picked up without losing anyone's turns.
+  re-index is picked up without losing anyone's turns. Each answer's message carries the id of its
+  turn (``metadata.id``), so a rating lands on that turn whatever else the chat shows; clearing the
+  chat (the trash icon or 「新しい会話」) starts a new conversation.
+* Every message also carries its plain text (``data-copy``): the copy button and screen readers get
+  the answer with its numbered citations, not our markup (``PAGE_SCRIPT``).
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import re
 import os
 import unicodedata
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +33,7 @@ import gradio as gr  # noqa: E402
 
 from .config import is_loopback  # noqa: F401  (re-exported)
 from .config import Settings  # noqa: E402
-from .upload import SUFFIXES as UPLOAD_SUFFIXES  # noqa: E402
+from .upload import MAX_BYTES, SUFFIXES as UPLOAD_SUFFIXES  # noqa: E402
 from .models import Answer, Citation  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -81,7 +86,93 @@ a.stiqa-cite sup { color: #0b5cad; font-size: 0.75em; margin-left: 1px; }
 .stiqa-srcpanel { margin-top: 0.8em; }
 .stiqa-src { scroll-margin-top: 4em; }
 .stiqa-src:target { border-color: #0b5cad; box-shadow: 0 0 0 2px #9cc3ee; background: #f3f8fe; }
+/* an input message (「質問が空です」) is no answer: no rating buttons under it (Gradio shows them under
+   every bot message and has no per-message switch) */
+#stiqa-chat .message-row:has(.stiqa-error) .message-buttons,
+#stiqa-chat .message-wrap > div:has(.stiqa-error) .message-buttons { display: none; }
+.stiqa-status th { white-space: nowrap; }
+.stiqa-docs { overflow-x: auto; max-width: 100%; }
+.stiqa-docs table { width: 100%; }
+.stiqa-docs td code { overflow-wrap: anywhere; }
+.stiqa-docs td.stiqa-doctitle { min-width: 10em; }
+@media (max-width: 640px) {
+  /* a phone: each document a block of its own lines instead of four squeezed columns */
+  .stiqa-docs table, .stiqa-docs tbody, .stiqa-docs tr, .stiqa-docs td { display: block; width: auto; }
+  .stiqa-docs tr:first-child { display: none; }
+  .stiqa-docs tr { border: 1px solid #d0d7de; border-radius: 6px; margin: 0.4em 0; padding: 0.2em 0; }
+  .stiqa-docs td { border: none !important; padding: 0.1em 0.6em; }
+  .stiqa-docs td code { word-break: break-all; }
+  .stiqa-docs td[data-label]::before { content: attr(data-label) "："; color: #555; font-size: 0.88em; }
+}
 """
+
+#: Gradio's own interface strings in Japanese (``gr.I18n``; the browser's locale would otherwise pick
+#: English for most of them, in a page that is Japanese throughout)
+UI_JA = {"chatbot.copy_message": "回答をコピー", "chatbot.copied_message": "コピーしました",
+         "chatbot.like": "よい", "chatbot.dislike": "よくない", "chatbot.clear": "会話をクリア",
+         "chatbot.retry": "やり直す", "chatbot.undo": "取り消す", "chatbot.edit": "編集",
+         "chatbot.submit": "送信", "chatbot.cancel": "キャンセル", "common.error": "エラー",
+         "common.clear": "クリア", "common.remove": "削除", "common.download": "ダウンロード",
+         "common.share": "共有", "common.loading": "読み込み中", "common.submit": "送信",
+         "upload_text.click_to_upload": "クリックして選ぶ", "upload_text.drop_file": "ここにファイルをドロップ",
+         "upload_text.or": "または", "common.or": "または"}
+
+#: What gr.I18n cannot reach, done in the page: Gradio copies a message's content as given (our HTML)
+#: and reads it into the aria-label, and a few labels and messages are hard-coded in English. The
+#: copy button gets the plain text each message carries (data-copy), the labels plain text, and the
+#: fixed English strings a Japanese wording. Gradio offers no hook for any of these.
+PAGE_SCRIPT = """<script>
+(() => {
+  const plain = (html) => {
+    if (typeof html !== "string" || !html.includes("data-copy=")) return null;
+    const el = new DOMParser().parseFromString(html, "text/html").querySelector("[data-copy]");
+    return el ? el.getAttribute("data-copy") : null;
+  };
+  const clip = navigator.clipboard;
+  if (clip && clip.writeText) {
+    const write = clip.writeText.bind(clip);
+    clip.writeText = (text) => write(plain(text) ?? text);
+  }
+  const WORDS = [[/^More tabs$/, "ほかのタブ"], [/^Liked$/, "よい（評価済み）"], [/^Disliked$/, "よくない（評価済み）"], [/^Loading content$/, "回答を準備中"],
+    [/^Invalid file types?: (.*)\\. Only (.*) allowed\\.$/, "追加できない種類のファイルです: $1（$2 のみ）"],
+    [/^File\\(s\\) exceed the maximum allowed size of (.*?): (.*)$/, "ファイルが大きすぎます（上限 $1）: $2"],
+    [/^Error$/, "エラー"], [/^processing \\|$/, "処理中 |"], [/^queue: (.*) \\|$/, "順番待ち $1 |"],
+    [/^Loading\\.\\.\\.$/, "読み込み中…"], [/^(\\d+\\.\\d)s$/, "$1秒"], [/^(\\d+\\.\\d)\\/(\\d+\\.\\d)s$/, "$1/$2秒"]];
+  const ja = (text) => { for (const [re, to] of WORDS) if (re.test(text)) return text.replace(re, to); return null; };
+  const fix = (root) => {
+    root.querySelectorAll("[aria-label]").forEach((el) => {
+      const label = el.getAttribute("aria-label");
+      const at = label.indexOf("'s message: ");
+      if (at >= 0) {  // Gradio's label is the message's content itself: its plain text instead
+        const raw = label.slice(at + 12);
+        const text = plain(raw) ?? new DOMParser().parseFromString(raw, "text/html").body.textContent.trim();
+        el.setAttribute("aria-label", (label.startsWith("user") ? "質問：" : "回答：") + text);
+        return;
+      }
+      const to = ja(label);
+      if (to) el.setAttribute("aria-label", to);
+    });
+    root.querySelectorAll("[title]").forEach((el) => { const to = ja(el.title); if (to) el.title = to; });
+    root.querySelectorAll(".toast-title, .toast-text, .toast-body div").forEach((el) => {
+      if (el.children.length === 0) { const to = ja(el.textContent.trim()); if (to) el.textContent = to; }
+    });
+  };
+  const texts = (node) => {  // the status line's words are text nodes Gradio keeps updating in place
+    if (node.nodeType === 3) { const to = ja(node.data.trim()); if (to) node.data = to; return; }
+    if (node.nodeType !== 1 || node.nodeName === "SCRIPT" || node.nodeName === "STYLE") return;
+    const walk = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
+    for (let t = walk.nextNode(); t; t = walk.nextNode()) { const to = ja(t.data.trim()); if (to) t.data = to; }
+  };
+  new MutationObserver((records) => {
+    for (const r of records) {
+      if (r.type === "characterData") texts(r.target);
+      r.addedNodes.forEach(texts);
+    }
+    fix(document.body);
+  }).observe(document.documentElement, {subtree: true, childList: true, characterData: true,
+    attributes: true, attributeFilter: ["aria-label", "title"]});
+})();
+</script>"""
 
 
 # ---------------------------------------------------------------- rendering (pure functions)
@@ -152,9 +243,24 @@ def render_citation(n: int, cit: Citation) -> str:
             '</div>')
 
 
+def copy_attr(text: str) -> str:
+    """The plain text a message carries for the copy button and screen readers (``PAGE_SCRIPT``)."""
+    return f' data-copy="{esc(text).replace(chr(10), "&#10;")}"'
+
+
+def plain_answer(ans: Answer) -> str:
+    """What the copy button copies: how the question was read, the answer and its numbered citations
+    (the HTTP API's message text, so both faces give the same)."""
+    from .api import answer_text
+
+    if ans.abstained and not ans.text.strip():
+        return "\n".join(x for x in (ans.interpretation, "資料の中に、この質問に答える記述は見つかりませんでした。") if x)
+    return answer_text(ans)
+
+
 def render_answer(ans: Answer) -> str:
     """One answer as HTML on a single line (so the chat's Markdown leaves it alone)."""
-    parts = ['<div class="stiqa-answer">']
+    parts = [f'<div class="stiqa-answer"{copy_attr(plain_answer(ans))}>']
     if ans.interpretation:
         parts.append(f'<div class="stiqa-interp">{esc(ans.interpretation)}</div>')
     if ans.backend == "input":  # empty or over-long question: the message is the whole answer
@@ -179,11 +285,12 @@ def render_answer(ans: Answer) -> str:
 
 
 def render_error(message: str) -> str:
-    return f'<div class="stiqa-answer"><div class="stiqa-error">{_passage_html(esc(message))}</div></div>'
+    return (f'<div class="stiqa-answer"{copy_attr(message)}><div class="stiqa-error">'
+            f'{_passage_html(esc(message))}</div></div>')
 
 
 def render_user(question: str) -> str:
-    return f"<div>{_passage_html(esc(question))}</div>"
+    return f"<div{copy_attr(question)}>{_passage_html(esc(question))}</div>"
 
 
 # ---------------------------------------------------------------- the engine, per session
@@ -257,15 +364,48 @@ def documents_html(settings: Settings) -> str:
                 first = ""
             title = first.lstrip("# ").strip()[:80]
         try:
-            size = f"{p.stat().st_size / 1024:,.0f} KB"
+            size = file_size(p.stat().st_size)
         except OSError:
             size = "?"
-        rows.append(f"<tr><td><code>{esc(p.name)}</code></td><td>{esc(title)}</td><td>{esc(date)}</td>"
-                    f'<td style="white-space:nowrap">{size}</td></tr>')
+        rows.append(f'<tr><td data-label="ファイル"><code>{esc(p.name)}</code></td>'
+                    f'<td class="stiqa-doctitle" data-label="文書名">{esc(title)}</td>'
+                    f'<td data-label="日付">{esc(display_date(date))}</td>'
+                    f'<td data-label="大きさ" style="white-space:nowrap">{size}</td></tr>')
     if not rows:
         rows.append('<tr><td colspan="4">文書がありません</td></tr>')
-    return ('<div class="stiqa-status"><table><tr><th>ファイル</th><th>文書名</th><th>日付</th><th>大きさ</th></tr>'
+    return ('<div class="stiqa-status stiqa-docs"><table><tr><th>ファイル</th><th>文書名</th><th>日付</th><th>大きさ</th></tr>'
             + "".join(rows) + f"</table><p>コーパスのフォルダ: <code>{esc(settings.corpus_dir)}</code></p></div>")
+
+
+def file_size(n: int) -> str:
+    """1,234,567 -> 「1.2 MB」, 532 -> 「532 バイト」 (never 「0 KB」 for a small file)."""
+    if n < 1024:
+        return f"{n:,} バイト"
+    if n < 1024 * 1024:
+        return f"{n / 1024:,.1f} KB"
+    return f"{n / 1024 / 1024:,.1f} MB"
+
+
+_JA_DATE = re.compile(r"(?:令和|平成)(?:\d{1,2}|元)年(?:度|\d{1,2}月\d{1,2}日)|\d{4}年(?:度|\d{1,2}月\d{1,2}日)")
+
+
+def display_date(value: str) -> str:
+    """The Japanese date or fiscal year in a corpus table's date cell
+    (「FY2023 budget request (令和5年度)」 -> 「令和5年度」); the cell as written when it has none."""
+    m = _JA_DATE.search(value or "")
+    return m.group(0) if m else (value or "")
+
+
+JST = timezone(timedelta(hours=9), "JST")
+
+
+def jst_time(stamp: Any) -> str:
+    """An index time stamp (「2026-12-04T14:02:34+0000」) as Japan reads it: 「2026年12月4日 23:02」."""
+    try:
+        t = datetime.strptime(str(stamp), "%Y-%m-%dT%H:%M:%S%z").astimezone(JST)
+    except ValueError:
+        return str(stamp or "")
+    return f"{t.year}年{t.month}月{t.day}日 {t:%H:%M}"
 
 
 def status_html(settings: Settings) -> str:
@@ -283,7 +423,7 @@ def status_html(settings: Settings) -> str:
     else:
         fresh = "<b style='color:#1a7f37'>最新</b>"
     rows = [("状態", fresh), ("チャンク数", esc(st.get("chunks"))), ("埋め込みモデル", esc(st.get("model"))),
-            ("作成日時", esc(st.get("built_at"))), ("世代", f"<code>{esc(st.get('generation'))}</code>"),
+            ("作成日時", esc(jst_time(st.get("built_at")))), ("世代", f"<code>{esc(st.get('generation'))}</code>"),
             ("索引済みの文書", "<br>".join(f"<code>{esc(f)}</code>" for f in st.get("files", [])))]
     if st.get("skipped"):
         rows.append(("スキップ", "<br>".join(f"<code>{esc(k)}</code>: {esc(v)}" for k, v in st["skipped"].items())))
@@ -299,16 +439,30 @@ def reindex(settings: Settings) -> tuple[str, str]:
 
     try:
         report = build_index(settings)
-        msg = f"<pre>{esc(report.summary())}</pre>"
+        msg = f"<pre>{esc(report_text(report, settings.corpus_dir))}</pre>"
     except Exception as exc:  # noqa: BLE001
         log.exception("re-index failed")
         msg = render_error(f"索引の更新に失敗しました: {exc}")
     return msg, status_html(settings)
 
 
+def report_text(report: Any, corpus_dir: Path) -> str:
+    """The index report as the page says it: a file left out of the index but still in corpus/ (one
+    the reader skips) is 「索引から除外」, not 「削除」."""
+    kept = [n for n in getattr(report, "removed", []) if (Path(corpus_dir) / n).exists()]
+    text = report.summary()
+    if kept:
+        gone = [n for n in report.removed if n not in kept]
+        text = text.replace("  削除: " + ", ".join(report.removed),
+                            ("  削除: " + ", ".join(gone) + "\n" if gone else "")
+                            + "  索引から除外（ファイルは corpus/ に残っています）: " + ", ".join(kept))
+    return text
+
+
 def add_uploaded(settings: Settings, uploaded: Any, replace_existing: bool) -> tuple[str, str, str]:
-    """Save an uploaded document into corpus/ and index it: (report, status, documents) HTML."""
-    from .upload import UploadError, add_document
+    """Save an uploaded document into corpus/ and index it: (report, status, documents) HTML.
+    The browser's upload is deleted from Gradio's folder either way (added: copied; refused: unwanted)."""
+    from .upload import UploadError, add_document, discard
 
     path = getattr(uploaded, "name", uploaded)
     if not path:
@@ -318,6 +472,8 @@ def add_uploaded(settings: Settings, uploaded: Any, replace_existing: bool) -> t
         saved = add_document(settings.corpus_dir, Path(str(path)), original, overwrite=bool(replace_existing))
     except UploadError as exc:
         return render_error(str(exc)), status_html(settings), documents_html(settings)
+    finally:
+        discard(Path(str(path)), Path(gr.utils.get_upload_folder()))
     report, status = reindex(settings)
     return (f"<p>追加しました: <code>{esc(saved.name)}</code></p>{report}", status, documents_html(settings))
 
@@ -651,7 +807,7 @@ def chat_turn(settings: Settings, question: Any, history: list[dict] | None, con
         try:
             for item in stream_with_llm(conv, question):
                 if isinstance(item, Answer):
-                    history[-1] = {"role": "assistant", "content": render_answer(item)}
+                    history[-1] = answer_message(item, conv)
                 else:
                     partial += item
                     history[-1] = {"role": "assistant", "content": esc(partial) + " …"}
@@ -662,18 +818,48 @@ def chat_turn(settings: Settings, question: Any, history: list[dict] | None, con
             yield "", history, conv
         return
     ans, conv, error = ask(settings, conv, question)
-    history.append({"role": "assistant", "content": render_answer(ans) if ans else render_error(error)})
+    history.append(answer_message(ans, conv) if ans else {"role": "assistant", "content": render_error(error)})
     yield "", history, conv
 
 
-def rate(settings: Settings, data: gr.LikeData, conv: Any, comment: Any) -> tuple[str, Any]:
+def turn_id(conv: Any, n: int) -> str:
+    """The id a message carries for turn ``n`` of this conversation (its object and its position)."""
+    return f"{id(conv):x}:{n}"
+
+
+def answer_message(ans: Answer, conv: Any) -> dict[str, Any]:
+    """The chat message of the conversation's latest turn, carrying that turn's id (Gradio's message
+    ``metadata.id``; without a ``title`` the message shows as a plain message). An input message
+    (「質問が空です」) is no turn: it carries no id and gets no rating buttons."""
+    if ans.backend == "input" or not getattr(conv, "turns", None) or conv.turns[-1].answer is not ans:
+        return {"role": "assistant", "content": render_answer(ans)}
+    return {"role": "assistant", "content": render_answer(ans),
+            "metadata": {"id": turn_id(conv, len(conv.turns) - 1)}}
+
+
+def rated_turn(conv: Any, history: Any, index: Any) -> int | None:
+    """Which turn of ``conv`` the rated message belongs to, by the id the message carries; None when
+    it carries none (an input message) or one of another conversation (a chat since cleared)."""
+    index = index[0] if isinstance(index, (list, tuple)) else index
+    try:
+        message = list(history or [])[int(index)]
+    except (TypeError, ValueError, IndexError):
+        return None
+    meta = message.get("metadata") if isinstance(message, dict) else getattr(message, "metadata", None)
+    mid = str((meta or {}).get("id") or "")
+    owner, _, n = mid.rpartition(":")
+    if conv is None or not n.isdigit() or owner != turn_id(conv, 0).rpartition(":")[0] or int(n) >= len(conv.turns):
+        return None
+    return int(n)
+
+
+def rate(settings: Settings, data: gr.LikeData, conv: Any, comment: Any, history: Any = None) -> tuple[str, Any]:
     """👍 / 👎 on an answer: one line in feedback/feedback.jsonl with the question, its earlier
     turns, the answer and its citations (stiqa.feedback)."""
     from . import feedback
 
-    index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
-    turn = int(index) // 2  # the page shows each question, then its answer
-    if conv is None or not 0 <= turn < len(conv.turns) or data.liked not in (True, False):
+    turn = rated_turn(conv, history, data.index)
+    if turn is None or data.liked not in (True, False):
         return "", gr.update()
     t = conv.turns[turn]
     verdict = "up" if data.liked is True else "down"
@@ -720,7 +906,7 @@ def build_app(settings: Settings) -> gr.Blocks:
                     "「その予算は？」のような続きの質問もできます。")
         conv_state = gr.State(None)  # this browser session's Conversation, created on first question
         with gr.Tab("質問する"):
-            chatbot = gr.Chatbot(label="会話", layout="panel", height="68vh", min_height=420, sanitize_html=True, latex_delimiters=[],
+            chatbot = gr.Chatbot(label="会話", show_label=False, layout="panel", height="68vh", min_height=420, sanitize_html=True, latex_delimiters=[],
                                  render_markdown=True, elem_id="stiqa-chat", buttons=["copy"],
                                  feedback_options=("Like", "Dislike"),
                                  placeholder="下の例をクリックするか、質問を入力してください。")
@@ -748,7 +934,9 @@ def build_app(settings: Settings) -> gr.Blocks:
             gr.Markdown("### 文書を追加\n.md / .txt / .pdf（10 MB まで）。コーパスのフォルダに保存し、索引に加えます"
                         "（その間もチャットは答え続けます）。")
             with gr.Row():
-                upload = gr.File(label="文書ファイル", file_types=list(UPLOAD_SUFFIXES), type="filepath",
+                # no file_types: Gradio would refuse other files in the browser with an English toast;
+                # stiqa.upload refuses them on the server with the reason in Japanese
+                upload = gr.File(label="文書ファイル（" + " / ".join(UPLOAD_SUFFIXES) + "）", type="filepath",
                                  elem_id="stiqa-upload", scale=4)
                 with gr.Column(scale=2):
                     replace_box = gr.Checkbox(label="同名の文書を置き換える", value=False, elem_id="stiqa-upload-replace")
@@ -776,18 +964,21 @@ def build_app(settings: Settings) -> gr.Blocks:
             programs_out = gr.HTML(elem_id="stiqa-programs")
 
         box.submit(respond, [box, chatbot, conv_state], [box, chatbot, conv_state],
-                   api_visibility="private", concurrency_limit=16
+                   api_visibility="private", concurrency_limit=16, show_progress="hidden"
                    ).then(export_file, conv_state, export, api_visibility="private")
         for b, q in zip(example_buttons, EXAMPLES):
             b.click(lambda h, c, q=q: respond(q, h, c), [chatbot, conv_state], [box, chatbot, conv_state],
-                    api_visibility="private", concurrency_limit=16
+                    api_visibility="private", concurrency_limit=16, show_progress="hidden"
                     ).then(export_file, conv_state, export, api_visibility="private")
         clear.click(new_conversation, None, [chatbot, conv_state], api_visibility="private"
                     ).then(export_file, conv_state, export, api_visibility="private")
-        def on_like(conv: Any, text: Any, data: gr.LikeData):  # Gradio passes LikeData by this hint
-            return rate(settings, data, conv, text)
+        def on_like(conv: Any, text: Any, history: Any, data: gr.LikeData):  # Gradio passes LikeData by this hint
+            return rate(settings, data, conv, text, history)
 
-        chatbot.like(on_like, [conv_state, comment], [notice, comment], api_visibility="private")
+        chatbot.like(on_like, [conv_state, comment, chatbot], [notice, comment], api_visibility="private")
+        # the chat's trash icon clears the messages; the conversation goes with them (no hidden turns)
+        chatbot.clear(lambda: None, None, conv_state, api_visibility="private"
+                      ).then(export_file, conv_state, export, api_visibility="private")
         reindex_btn.click(lambda: reindex(settings), None, [report, status], api_visibility="private",
                           concurrency_limit=1)
         upload_btn.click(lambda f, r: add_uploaded(settings, f, r), [upload, replace_box], [report, status, docs],
@@ -797,8 +988,13 @@ def build_app(settings: Settings) -> gr.Blocks:
         demo.load(refresh, None, [docs, status], api_visibility="private")
         finder_inputs = [*filters, period, situation, chosen]
         show = lambda a, d, r, f, per, sit, ch: programs_view(settings, a, d, r, f, per, sit, ch)  # noqa: E731
-        for trigger in (find_btn.click, situation.submit, period.submit, *(c.change for c in (*filters, chosen))):
-            trigger(show, finder_inputs, programs_out, api_visibility="private", concurrency_limit=8)
+        for trigger in (find_btn.click, situation.submit, period.submit):
+            # on a phone the filters fill the screen: bring the results into view once they are shown
+            trigger(show, finder_inputs, programs_out, api_visibility="private", concurrency_limit=8
+                    ).then(None, js="() => document.getElementById('stiqa-programs')"
+                                    "?.scrollIntoView({behavior: 'smooth', block: 'start'})")
+        for c in (*filters, chosen):
+            c.change(show, finder_inputs, programs_out, api_visibility="private", concurrency_limit=8)
         reset_btn.click(lambda: ([], [], [], [], "", "", [], programs_view(settings)), None,
                         [*finder_inputs, programs_out], api_visibility="private")
         demo.load(lambda: programs_view(settings), None, programs_out, api_visibility="private")
@@ -838,7 +1034,8 @@ def launch(settings: Settings, *, prevent_thread_lock: bool = False, quiet: bool
     demo.launch(server_name=settings.host, server_port=settings.port, share=False, auth=auth,
                 auth_message="stiqa: 利用者名とパスワードを入力してください。" if auth else None,
                 prevent_thread_lock=prevent_thread_lock, quiet=quiet, ssr_mode=False, theme=theme(), css=CSS,
-                footer_links=["api"], show_error=False, mcp_server=False)
+                footer_links=["api"], show_error=False, mcp_server=False, head=PAGE_SCRIPT,
+                i18n=gr.I18n(en=UI_JA, ja=UI_JA), max_file_size=MAX_BYTES)
     return demo
 
 
