@@ -200,14 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_programs)
 
     s = sub.add_parser("eval", help="評価セットで回答精度を測る")
-    s.add_argument("--questions", default=None)
-    s.add_argument("--out", default=None)
-    s.add_argument("--compare", default=None)
-    s.add_argument("--report", default=None)
+    s.add_argument("--questions", default=None, help="質問セット（JSONL、既定: eval/questions.jsonl）")
+    s.add_argument("--out", default=None, help="回答ごとの結果を書き出す JSONL")
+    s.add_argument("--compare", default=None, help="比べるベースライン（JSON）: 正解から不正解になった質問を表示")
+    s.add_argument("--report", default=None, help="Markdown の報告書（種類別のグラフつき）の書き出し先")
     s.add_argument("--corpus", dest="set_corpus", default=None,
                    help="質問セット自身の文書（既定: 質問ファイルの隣の corpus/）。本体コーパスに加えて別の索引で評価")
     s.add_argument("--llm", help="OpenAI 互換 LLM の URL")
-    s.add_argument("--model")
+    s.add_argument("--model", help="--llm で使うモデル名")
     s.set_defaults(func=cmd_eval)
 
     from .answer.cli import add_parser as add_train
