@@ -40,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"評価セットがありません: {', '.join(missing)}")
         print(f"選択肢を収集中: {', '.join(sets)}", file=sys.stderr)
         questions = collect(sets, load_settings(), progress=not args.json)
-        version = save_data(questions, root / DATA)
+        save_data(questions, root / DATA)
+        # fitted on the file as saved (rounded), so `stiqa train --data` refits the same model
+        questions, version = load_data(root / DATA)
     ranker, cv = train(questions, version, code_version())
     out = save(ranker, Path(args.out) if args.out else DEFAULT_PATH)
     report = {"model": str(out), "data": version, "questions": len(questions),

@@ -122,13 +122,15 @@ def offer(question: str, hits: list[Hit], pool: list[Chunk], reader: tuple[str, 
           *, matcher: Any = None, position: dict[str, int] | None = None) -> Offer:
     """The reader's answer (when there is one); every figure of the asked kind in the hits, the
     reader's passages and the first passages of the topic pool; or, for a question that asks for no
-    figure, the best sentences of the top passages (and their dates, for a when-question)."""
+    figure and that the readers did not answer, the best sentences of the top passages (and their
+    dates, for a when-question). Offering the sentences beside a reader's answer was measured
+    worse: 0.716 leave-one-document-out against 0.754 as a fallback only."""
     opts: list[Option] = []
     if reader is not None:
         text, used, span = reader
         opts.append(Option(text, tuple(used), span, "reader", None, first_figure(text)))
     ask = asked_kind(question)
-    if not ask and matcher is not None and position is not None:
+    if not ask and reader is None and matcher is not None and position is not None:
         opts += _sentence_options(question, hits, matcher, position)
     if ask:
         chunks = list(dict.fromkeys((list(reader[1]) if reader else []) + [h.chunk for h in hits] + pool[:6]))
