@@ -119,7 +119,6 @@ def test_person_names_are_surname_and_given_name():
     assert person_names("東京大学の研究者") == []
 
 
-@pytest.mark.xfail(strict=True, reason="the answerability model is below its threshold for the person line")
 def test_who_is_answered_by_a_line_naming_a_person(assistant):
     ans = _ask(assistant, "SICORPの日独仏共同研究の成果として紹介されている研究者は誰ですか？")
     assert compact("伊藤 真吾") in compact(ans.text), ans.text
@@ -151,10 +150,7 @@ FIGURES = {
 
 
 #: cases the fitted chooser gets wrong today (named in the closing note; strict: a fix must unmark them)
-MODEL_MISSES = {
-    "a start on another program's slide that names it":
-        "the chooser prefers a dated sentence about ASPIRE's 2023 indicators to the start line",
-}
+MODEL_MISSES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(reason=MODEL_MISSES[c], strict=True))

@@ -204,6 +204,10 @@ class Answerer(Money, Claims, Relevance):
             trace.append((q, got, rows))
         if self.ranker is None:
             return result
+        if result is None and self._note:
+            # the readers found the documents silent on what was asked (a fiscal year or budget kind
+            # they do not cover) and said so: no other figure is the answer to that question
+            return None
         best, p = self.ranker.best(rows)
         self._confidence = p
         if p < self.ranker.threshold:
@@ -211,7 +215,13 @@ class Answerer(Money, Claims, Relevance):
                 self._note = ("（資料の数値は、お尋ねの対象についてのものか確かめられませんでした。）"
                               if asked_kind(q.text) else "")
             return None
-        return got.options[best].result
+        chosen = got.options[best]
+        reader = got.options[0] if got.options[0].origin == "reader" else None
+        if chosen.origin == "figure" and reader is not None and chosen.figure and chosen.figure in compact(reader.text):
+            # the readers' sentence states the same figure: say it their way (its fiscal year, the
+            # amount in 億円 beside it), the choice is unchanged
+            return reader.result
+        return chosen.result
 
     def _in_year(self, q: Query, result: tuple[str, list[Chunk], str]):
         """A count, amount or period asked for a fiscal year (「令和2年度の新規採用人数」) is answered

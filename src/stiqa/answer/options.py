@@ -51,7 +51,12 @@ class Option:
 
     @property
     def result(self) -> tuple[str, list[Chunk], str]:
-        return self.text, list(self.chunks), self.span
+        """(text, cited chunks, the words to mark in the first): the span where the passage holds it
+        as written, else the figure (a slide's label and amount stand on two lines)."""
+        first = self.chunks[0].text if self.chunks else ""
+        mark = self.span if compact(self.span) in compact(first) or not self.figure else self.candidate.figure \
+            if self.candidate is not None else self.span
+        return self.text, list(self.chunks), mark
 
 
 @dataclass(frozen=True)
