@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar
 
-from ..question import asked_kind
 from ..claims import Claims
 from ..definitions import asked_term, enumeration, gloss
 from ..described import described_chunks
@@ -25,7 +24,7 @@ from ..models import Answer, Chunk, Citation, Hit
 from ..passages import DAY, Unit, around, chunk_grams, clean, flat, gram_idf_table, grams, idf_table, question_grams
 from ..passages import subject as subject_of
 from ..passages import units as passage_units
-from ..question import COMPARE as _COMPARE, WHO as _WHO, Query, alternatives, analyze
+from ..question import COMPARE as _COMPARE, WHO as _WHO, Query, alternatives, analyze, asked_kind
 from ..money import MONEY_WORDS, Money
 from ..rank import names_in, rank_asked
 from ..relevance import GENERIC_VERBS, Relevance
@@ -194,20 +193,20 @@ class Answerer(Money, Claims, Relevance):
     def _chosen(self, q: Query, hits: list[Hit], result):
         """The answer the model chooses among the readers' answer and the figures of the kind
         asked, or None when even the best is not likely enough to be right (model.py)."""
+        trace = TRACE.get()
+        if trace is None and self.ranker is not None and result is None and self._note:
+            # the readers found the documents silent on what was asked (a fiscal year or budget kind
+            # they do not cover) and said so: no other figure is the answer to that question
+            return None
         got: Offer = offer(q.text, hits, self._pool, result, matcher=self.searcher.matcher,
                            position=self.searcher.position)
         if not got.options:
             return result
         rows = matrix(q, got, self.idf)
-        trace = TRACE.get()
         if trace is not None:
             trace.append((q, got, rows))
-        if self.ranker is None:
+        if self.ranker is None or (result is None and self._note):
             return result
-        if result is None and self._note:
-            # the readers found the documents silent on what was asked (a fiscal year or budget kind
-            # they do not cover) and said so: no other figure is the answer to that question
-            return None
         best, p = self.ranker.best(rows)
         self._confidence = p
         if p < self.ranker.threshold:

@@ -54,8 +54,8 @@ class Option:
         """(text, cited chunks, the words to mark in the first): the span where the passage holds it
         as written, else the figure (a slide's label and amount stand on two lines)."""
         first = self.chunks[0].text if self.chunks else ""
-        mark = self.span if compact(self.span) in compact(first) or not self.figure else self.candidate.figure \
-            if self.candidate is not None else self.span
+        held = compact(self.span) in compact(first)
+        mark = self.candidate.figure if not held and self.figure and self.candidate is not None else self.span
         return self.text, list(self.chunks), mark
 
 
