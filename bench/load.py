@@ -7,7 +7,7 @@ What it does, all on loopback and on private copies (the project's corpus and in
 
 1. copies the corpus and the current index generation (with its embedding cache) into a work folder;
 2. picks stand-alone questions from ``eval/questions.jsonl`` whose in-process answer
-   (``get_assistant(settings).ask``) is correct (``stiqa.scoring.is_correct``) and is the same
+   (``get_assistant(settings).ask``) is correct (``stiqa.evaluate.scoring.is_correct``) and is the same
    (a) asked fresh, (b) asked inside a conversation after the other picked questions (both orders) and
    (c) asked of the index rebuilt with the note that the re-index adds. That answer (text,
    abstained, interpretation, cited source/lines/span) is what every web answer must equal;
@@ -62,7 +62,7 @@ NOTE_EXPECT = "みずうみ灯台"
 def copy_project(work: Path, source) -> Any:
     """A private corpus + index pair: the corpus folder, the current generation and the embedding cache."""
     from stiqa.config import load_settings
-    from stiqa.index import build_index, current_generation
+    from stiqa.index.build import build_index, current_generation
 
     gen = current_generation(source.index_dir)
     if gen is None:
@@ -88,9 +88,9 @@ def signature(result: dict[str, Any]) -> dict[str, Any]:
 
 def pick_questions(settings, n: int, *, seed: int = 0, scratch: Path) -> list[dict[str, Any]]:
     """n stand-alone eval questions whose answer is correct and context- and re-index-independent."""
-    from stiqa.chat import get_assistant
-    from stiqa.index import build_index
-    from stiqa.scoring import is_correct
+    from stiqa.chat.conversation import get_assistant
+    from stiqa.index.build import build_index
+    from stiqa.evaluate.scoring import is_correct
 
     items = [json.loads(line) for line in (ROOT / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
              if line.strip()]
@@ -276,7 +276,7 @@ class Result:
 
 
 def run_reindex(settings, out: dict[str, Any], code: Path = ROOT) -> None:
-    from stiqa.index import current_generation
+    from stiqa.index.build import current_generation
 
     out["gen_before"] = current_generation(settings.index_dir).name
     (settings.corpus_dir / NOTE_NAME).write_text(NOTE_TEXT, encoding="utf-8")
@@ -328,7 +328,7 @@ def _check(res: Result, lock: threading.Lock, tag: str, q: dict[str, Any], got: 
         elif got.get("error"):
             res.errors.append(f"{tag} {q['id']}: error: {got['error']}")
         else:
-            from stiqa.scoring import is_correct
+            from stiqa.evaluate.scoring import is_correct
 
             if signature(got) != q["expected"] or not is_correct(q, got):
                 res.wrong.append(f"{tag} {q['id']}: {got.get('answer')!r:.200} != {q['expected']['answer']!r:.200}")
@@ -575,7 +575,7 @@ def report_md(res: Result, *, seed: int) -> str:
     lines += [
         "",
         f"At the end the server had {res.threads} threads and mapped Sudachi's `system.dic` (193 MiB file) "
-        f"**{res.dic_maps}** times, {mib(res.dic_rss)} of its RSS: `stiqa.japanese._tokenizer` opens a new "
+        f"**{res.dic_maps}** times, {mib(res.dic_rss)} of its RSS: `stiqa.text.japanese._tokenizer` opens a new "
         "`sudachipy.Dictionary()` in every thread that tokenises (Gradio's worker threads), and RSS counts the "
         "same page-cache pages once per mapping. PSS counts them once, so PSS is the memory the run really "
         "used; RSS grows with the number of worker threads that have answered (bounded by the pool, not by "

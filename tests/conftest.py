@@ -25,7 +25,7 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 def settings():
     """Settings for the project's own corpus and index (built here if `stiqa ingest` has not run)."""
     from stiqa.config import load_settings
-    from stiqa.index import build_index
+    from stiqa.index.build import build_index
 
     s = load_settings(corpus_dir=CORPUS, index_dir=Path(os.environ.get("STIQA_INDEX_DIR", ROOT / "index")))
     build_index(s)
@@ -34,7 +34,7 @@ def settings():
 
 @pytest.fixture(scope="session")
 def assistant(settings):
-    from stiqa.chat import get_assistant
+    from stiqa.chat.conversation import get_assistant
 
     return get_assistant(settings)
 
@@ -70,7 +70,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def web_url(settings):
     """The Gradio app on a free loopback port, for the module's tests."""
-    from stiqa.web import launch
+    from stiqa.web.app import launch
 
     s = replace(settings, host="127.0.0.1", port=free_port())
     demo = launch(s, prevent_thread_lock=True, quiet=True)

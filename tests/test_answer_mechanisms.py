@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import pytest
 
-from stiqa.chat import _swap
-from stiqa.documents import asks_document_date
-from stiqa.guard import numbers_supported
-from stiqa.japanese import compact, person_names
-from stiqa.models import Chunk
-from stiqa.question import analyze
-from stiqa.rank import Entry, abbreviates, entries, names_in, nth, rank_asked
+from stiqa.chat.conversation import _swap
+from stiqa.answer.documents import asks_document_date
+from stiqa.answer.guard import numbers_supported
+from stiqa.text.japanese import compact, person_names
+from stiqa.records import Chunk
+from stiqa.answer.question import analyze
+from stiqa.answer.tables import Entry, abbreviates, entries, names_in, nth, rank_asked
 
 STRATEGY = "mext_international_strategy_2025-10-08.txt"
 

@@ -19,7 +19,7 @@ DATA = ROOT / "eval" / "train" / "options.jsonl.gz"
 @pytest.fixture(scope="module")
 def fixture_data(tmp_path_factory):
     """Seven documents' questions of the committed training data (three sets), as an options file."""
-    from stiqa.answer.dataset import load_data, save_data
+    from stiqa.evaluate.dataset import load_data, save_data
 
     questions, _ = load_data(DATA)
     groups = sorted({q.group for q in questions if q.set in ("generality", "budget", "programs") and q.rows})[:7]
@@ -95,7 +95,7 @@ def test_the_ranker_prefers_the_option_its_weights_favour():
 def test_a_figure_is_answered_with_the_committed_model_and_withdrawn_above_its_threshold(settings, tmp_path):
     """The same engine answers a budget question, and abstains once the threshold is above every
     probability: the model, not a rule, decides."""
-    from stiqa.chat import get_assistant
+    from stiqa.chat.conversation import get_assistant
 
     ans = get_assistant(settings).ask("SICORPの令和5年度予算額（案）はいくらですか？")
     assert not ans.abstained and "1,073百万円" in ans.text and ans.confidence is not None
@@ -139,8 +139,8 @@ def test_train_cv_json_reports_leave_one_document_out(fixture_data, tmp_path):
 
 def test_a_fold_never_sees_its_own_document():
     """Leave-one-document-out: the model scoring a document's questions was fitted without them."""
-    from stiqa.answer import train as T
-    from stiqa.answer.dataset import Question
+    from stiqa.evaluate import train as T
+    from stiqa.evaluate.dataset import Question
 
     seen: list[set[str]] = []
     real_fit = T.fit

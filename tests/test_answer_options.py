@@ -13,8 +13,8 @@ FOLDERS = (ROOT / "corpus", ROOT / "eval" / "programs" / "corpus", ROOT / "eval"
 
 @pytest.fixture(scope="module")
 def docs():
-    from stiqa.ingest import chunk_corpus, load_corpus
-    from stiqa.rerank import SentenceMatcher
+    from stiqa.ingest.chunker import chunk_corpus, load_corpus
+    from stiqa.retrieve.rerank import SentenceMatcher
 
     chunks = []
     for folder in FOLDERS:
@@ -25,7 +25,7 @@ def docs():
 
 def _offer(docs, source, question):
     from stiqa.answer.options import offer
-    from stiqa.models import Hit
+    from stiqa.records import Hit
 
     chunks, matcher, position = docs
     hits = [Hit(c, 1.0) for c in chunks if c.source == source]
@@ -61,7 +61,7 @@ def test_a_range_is_offered_whole_in_the_source_spelling(docs):
 
 
 def test_quotes_keep_the_documents_own_spelling():
-    from stiqa.japanese import normalize, source_spelling
+    from stiqa.text.japanese import normalize, source_spelling
 
     text = "NZ、加、英、韓を含め20カ国が準参加。\n期間：３ヶ月（最大）"
     assert source_spelling(normalize("20カ国が準参加"), text) == "20カ国が準参加"

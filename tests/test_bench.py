@@ -31,7 +31,7 @@ def write_fixture(path):
 
 
 def test_load_squad_and_sample(tmp_path):
-    from stiqa.jsquad import load_squad, paragraph_chunks, sample_questions
+    from stiqa.evaluate.jsquad import load_squad, paragraph_chunks, sample_questions
 
     paragraphs, questions = load_squad(write_fixture(tmp_path / "mini.json"))
     assert len(paragraphs) == 5 and len(questions) == 5
@@ -48,7 +48,7 @@ def test_load_squad_and_sample(tmp_path):
 
 
 def test_fuse_rules():
-    from stiqa.jsquad import fuse, rank_metrics
+    from stiqa.evaluate.jsquad import fuse, rank_metrics
 
     sig = {"bm25": np.array([0.0, 3.0, 1.0, 0.0]), "dense": np.array([0.9, 0.1, 0.5, 0.2])}
     assert fuse({"bm25": sig["bm25"]}, "single") == [1, 2]  # zero BM25 scores are not hits

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stiqa.catalog import (DATA_FILE, alias_table, build_catalog, find_program_mentions, mention_key)
+from stiqa.catalog.build import (DATA_FILE, alias_table, build_catalog, find_program_mentions, mention_key)
 from stiqa.config import Settings
 
 CORPUS = Settings().corpus_dir

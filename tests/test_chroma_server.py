@@ -73,8 +73,8 @@ def _collections(url: str) -> set[str]:
 
 
 def test_index_and_answer_through_server(chroma_url, corpus_copy, assistant):
-    from stiqa.chat import get_assistant
-    from stiqa.index import build_index, current_generation
+    from stiqa.chat.conversation import get_assistant
+    from stiqa.index.build import build_index, current_generation
 
     s = corpus_copy.with_overrides(chroma_url=chroma_url)
     report = build_index(s)
@@ -97,7 +97,7 @@ def test_index_and_answer_through_server(chroma_url, corpus_copy, assistant):
 
 
 def test_pruned_generation_collection_is_deleted(chroma_url, corpus_copy):
-    from stiqa.index import build_index
+    from stiqa.index.build import build_index
 
     s = corpus_copy.with_overrides(chroma_url=chroma_url)
     gens = [build_index(s, force=True).generation for _ in range(3)]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from stiqa.definitions import asked_term, enumeration, gloss
-from stiqa.names import name_groups, topic_lookup
-from stiqa.suggest import _clause_name, names_in
+from stiqa.answer.definitions import asked_term, enumeration, gloss
+from stiqa.catalog.names import name_groups, topic_lookup
+from stiqa.answer.suggest import _clause_name, names_in
 
 ROOT = Path(__file__).resolve().parents[1]
 GEN = ROOT / "eval" / "generality" / "corpus"
@@ -17,7 +17,7 @@ GEN = ROOT / "eval" / "generality" / "corpus"
 
 @pytest.fixture(scope="module")
 def chunks():
-    from stiqa.ingest import chunk_corpus, load_corpus
+    from stiqa.ingest.chunker import chunk_corpus, load_corpus
 
     out = []
     for folder in (ROOT / "corpus", GEN):
@@ -93,7 +93,7 @@ def test_the_clause_that_fits_the_situation_names_the_program():
 def test_curated_program_file_is_optional(tmp_path, chunks):
     """Without data/programs.json the catalog is empty, not an error, and the documents' own names
     still give the conversation its topics."""
-    from stiqa.catalog import build_catalog
+    from stiqa.catalog.build import build_catalog
 
     catalog = build_catalog(GEN, tmp_path / "missing.json")
     assert catalog.programs == [] or not list(catalog.programs)

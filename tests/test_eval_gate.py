@@ -4,7 +4,7 @@ Fails when accuracy or citation accuracy falls below ``eval/baseline.json``, whe
 a number that stands in no cited chunk, or when a question right in the baseline is wrong now.
 After an answerer change that is accepted, regenerate the baseline deliberately::
 
-    PYTHONPATH=src python -m stiqa.evaluate --save-baseline
+    PYTHONPATH=src python -m stiqa.evaluate.run --save-baseline
 """
 from __future__ import annotations
 
@@ -31,16 +31,16 @@ SETS = {
     "budget": (ROOT / "eval" / "budget" / "questions.jsonl", ROOT / "eval" / "budget" / "baseline.json"),
     "programs": (ROOT / "eval" / "programs" / "questions.jsonl", ROOT / "eval" / "programs" / "baseline.json"),
 }
-REGENERATE = ("回答器の変更を受け入れるなら `PYTHONPATH=src python -m stiqa.evaluate --save-baseline "
+REGENERATE = ("回答器の変更を受け入れるなら `PYTHONPATH=src python -m stiqa.evaluate.run --save-baseline "
               "[--questions Q --baseline B]` で更新")
 
 
 @pytest.fixture(scope="module", params=list(SETS))
 def gate(request, settings, artifacts):
     """One evaluation of a whole set (shared by every check below; results kept as an artifact)."""
-    from stiqa.chat import get_assistant
-    from stiqa.evalcorpus import prepare, set_corpus
-    from stiqa.evaluate import evaluate, format_summary, load_baseline, load_questions, write_results
+    from stiqa.chat.conversation import get_assistant
+    from stiqa.evaluate.corpus import prepare, set_corpus
+    from stiqa.evaluate.run import evaluate, format_summary, load_baseline, load_questions, write_results
 
     questions, baseline = SETS[request.param]
     if not baseline.is_file():
@@ -90,7 +90,7 @@ def test_every_stated_number_is_cited(gate):
 
 
 def test_no_regressions(gate):
-    from stiqa.evaluate import compare
+    from stiqa.evaluate.run import compare
 
     items, baseline, results, summary = gate
     regressions = compare(results, summary, baseline)["regressions"]
@@ -120,7 +120,7 @@ class _Stub:
     """An assistant with canned answers: exercises evaluate()/run_cli() without the real index."""
 
     def __init__(self, answers):
-        from stiqa.models import Chunk
+        from stiqa.records import Chunk
 
         self.answers = answers  # question -> (text, abstained, cited chunk ids, retrieved ids)
         self.chunks = {cid: Chunk(cid, f"{src}.md", "t", "", "s", 1, 2, text)
@@ -138,7 +138,7 @@ class _Stub:
                 stub.asked.extend(history)
 
             def ask(self, question):
-                from stiqa.models import Answer, Citation
+                from stiqa.records import Answer, Citation
 
                 stub.asked.append(question)
                 text, abstained, cited, retrieved = stub.answers[question]
@@ -166,7 +166,7 @@ STUB_ANSWERS = {
 
 
 def test_evaluate_figures_on_a_stub():
-    from stiqa.evaluate import compare, evaluate
+    from stiqa.evaluate.run import compare, evaluate
 
     stub = _Stub(STUB_ANSWERS)
     results, s = evaluate(stub, STUB_ITEMS, progress=False)
@@ -190,7 +190,7 @@ def test_evaluate_figures_on_a_stub():
 def test_run_cli_writes_results_report_chart_and_compares(tmp_path, monkeypatch, capsys):
     import argparse
 
-    from stiqa import evaluate as ev
+    from stiqa.evaluate import run as ev
 
     qfile = tmp_path / "q.jsonl"
     qfile.write_text("\n".join(json.dumps(i, ensure_ascii=False) for i in STUB_ITEMS) + "\n", encoding="utf-8")

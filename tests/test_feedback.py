@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from conftest import free_port, launch_chromium
-from stiqa import feedback
+from stiqa.chat import feedback
 
 
 def _answer(assistant, q="SICORPの令和5年度予算額（案）はいくらですか？"):
@@ -81,7 +81,7 @@ def test_cli_lists_and_exports_feedback(tmp_path, assistant, settings):
 
 @pytest.fixture(scope="module")
 def rated_app(settings, tmp_path_factory):
-    from stiqa.web import launch
+    from stiqa.web.app import launch
 
     fb = tmp_path_factory.mktemp("feedback")
     s = replace(settings, host="127.0.0.1", port=free_port(), feedback_dir=fb)

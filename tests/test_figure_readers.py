@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from stiqa.chat import carry_subject
-from stiqa.figures import candidates, slide_candidates, table_candidates
-from stiqa.question import analyze, asked_kind
+from stiqa.chat.conversation import carry_subject
+from stiqa.catalog.figures import candidates, slide_candidates, table_candidates
+from stiqa.answer.question import analyze, asked_kind
 
 ROOT = Path(__file__).resolve().parents[1]
 GEN = ROOT / "eval" / "generality" / "corpus"
@@ -21,7 +21,7 @@ GEN = ROOT / "eval" / "generality" / "corpus"
 @pytest.fixture(scope="module")
 def chunks():
     """Every chunk of both corpora, by file name."""
-    from stiqa.ingest import chunk_corpus, load_corpus
+    from stiqa.ingest.chunker import chunk_corpus, load_corpus
 
     out = {}
     for folder in (ROOT / "corpus", GEN):
@@ -43,8 +43,8 @@ def _choose(ranker, q, doc):
     hits, in reading order), or None when it would abstain."""
     from stiqa.answer.features import matrix
     from stiqa.answer.options import offer
-    from stiqa.models import Hit
-    from stiqa.passages import idf_table
+    from stiqa.records import Hit
+    from stiqa.answer.passages import idf_table
 
     got = offer(q.text, [Hit(c, 1.0) for c in doc], [], None)
     if not got.options:
@@ -167,7 +167,7 @@ def test_respective_figures_belong_to_the_names_listed_in_order(chunks):
 
 def test_a_rank_question_frames_the_set_ranked_in(chunks, _pick):
     """「主要国の中で何番目」: the set ranked in (主要国) need not stand beside the rank."""
-    from stiqa.models import Chunk
+    from stiqa.records import Chunk
 
     got = _pick(chunks, "nistep_indicators2024_researchers.md", "日本の研究者数の規模は、主要国の中で何番目ですか。")
     assert got is not None and got.candidate.figure == "第3位"

@@ -7,9 +7,9 @@ import unicodedata
 
 import pytest
 
-from stiqa.catalog import build_catalog
+from stiqa.catalog.build import build_catalog
 from stiqa.config import Settings
-from stiqa.finder import (NO_MATCH, find_programs, format_matches, format_programs_table, parse_situation,
+from stiqa.catalog.finder import (NO_MATCH, find_programs, format_matches, format_programs_table, parse_situation,
                           programs_command, to_json)
 
 CORPUS = Settings().corpus_dir
@@ -114,7 +114,7 @@ def test_naming_a_program_finds_it(catalog):
 
 
 def test_answer_situation_hook(catalog):
-    from stiqa.finder import answer_situation
+    from stiqa.catalog.finder import answer_situation
     ans = answer_situation(catalog, "博士課程の学生です。3か月くらい海外の研究室に行きたい。使える制度は？")
     assert ans is not None and not ans.abstained and ans.backend == "catalog"
     assert "若手研究者海外挑戦プログラム" in ans.text.splitlines()[1]

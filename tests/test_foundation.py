@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from stiqa.guard import numbers_supported
-from stiqa.japanese import compact, parse_amounts, tokens
+from stiqa.answer.guard import numbers_supported
+from stiqa.text.japanese import compact, parse_amounts, tokens
 
 BUDGET = "mext_fy2023_budget_international.md"
 STRATEGY = "mext_international_strategy_2025-10-08.txt"

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from stiqa.chat import get_assistant
+from stiqa.chat.conversation import get_assistant
 from stiqa.config import load_settings
-from stiqa.index import IndexError_, build_index, chroma_client, collection_name, current_generation, index_status
-from stiqa.retrieve import Searcher
+from stiqa.index.build import IndexError_, build_index, chroma_client, collection_name, current_generation, index_status
+from stiqa.retrieve.search import Searcher
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET = "mext_fy2023_budget_international.md"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from stiqa.chat import check_question
+from stiqa.chat.conversation import check_question
 
 ROOT = Path(__file__).resolve().parents[1]
 SICORP = "SICORPの令和5年度予算額は？"

@@ -20,7 +20,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_llm_server import FakeLLMServer, Reply  # noqa: E402
 
-from stiqa.models import Chunk  # noqa: E402
+from stiqa.records import Chunk  # noqa: E402
 
 QUESTION = "「科学技術イノベーションの戦略的国際展開」の令和5年度予算案は全体でいくらですか？"
 FOLLOW_UP = "前年度は？"
@@ -43,7 +43,7 @@ def llm_settings(settings, server):
 
 def make_assistant(base, s):
     """An Assistant with these settings that shares the loaded searcher (no second engine)."""
-    from stiqa.chat import Assistant
+    from stiqa.chat.conversation import Assistant
 
     return Assistant(s, searcher=base.searcher, aliases=base._aliases, finder=base.answerer.finder)
 
@@ -97,7 +97,7 @@ def _chunk(text, n=1):
 
 
 def test_guard_accepts_same_amount_in_another_spelling_and_renumbers():
-    from stiqa.llm import check_answer
+    from stiqa.chat.llm import check_answer
 
     srcs = [_chunk("事業A 1,073百万円", 1), _chunk("事業B 50件", 2)]
     v = check_answer("事業Bは50件です［２］。事業Aは10億7,300万円です[1, 2]。", srcs)
@@ -107,7 +107,7 @@ def test_guard_accepts_same_amount_in_another_spelling_and_renumbers():
 
 
 def test_guard_rejects_invented_figure_out_of_range_and_uncited():
-    from stiqa.llm import check_answer
+    from stiqa.chat.llm import check_answer
 
     srcs = [_chunk("事業A 1,073百万円", 1), _chunk("事業B 50件", 2)]
     v = check_answer("事業Aは12億円です[1]。", srcs)
@@ -124,7 +124,7 @@ def test_guard_rejects_invented_figure_out_of_range_and_uncited():
 
 
 def test_prompts_are_japanese_and_show_metadata():
-    from stiqa.prompts import ANSWER_SYSTEM, answer_messages
+    from stiqa.chat.prompts import ANSWER_SYSTEM, answer_messages
 
     msgs = answer_messages("質問です", [_chunk("本文 1,073百万円")])
     assert "資料には記載が見つかりませんでした" in ANSWER_SYSTEM and "[1]" in ANSWER_SYSTEM
@@ -197,7 +197,7 @@ def test_http_500_gives_extractive_with_notice(llm_assistant, assistant, server)
 
 
 def test_timeout_is_fast_and_gives_extractive(llm_assistant, server):
-    from stiqa.llm import LLMError, answerer_for
+    from stiqa.chat.llm import LLMError, answerer_for
 
     backend = answerer_for(llm_assistant).backend
     server.script(Reply("ok"), Reply("遅すぎる回答 [1]", delay=8.0), Reply("遅すぎる回答 [1]", delay=8.0))
@@ -246,8 +246,8 @@ def test_invalid_question_never_reaches_the_model(llm_assistant, server):
 
 
 def test_streaming_yields_deltas_then_guarded_answer(llm_assistant, server):
-    from stiqa.llm import LLMAnswerer
-    from stiqa.models import Answer
+    from stiqa.chat.llm import LLMAnswerer
+    from stiqa.records import Answer
 
     server.respond_with(good)
     items = list(LLMAnswerer(llm_assistant.settings, llm_assistant).stream(QUESTION, []))
@@ -259,7 +259,7 @@ def test_streaming_yields_deltas_then_guarded_answer(llm_assistant, server):
 
 
 def test_streaming_rejected_answer_ends_with_extractive(llm_assistant, server):
-    from stiqa.llm import LLMAnswerer
+    from stiqa.chat.llm import LLMAnswerer
 
     server.script(Reply("予算案は9,876億円です。[1]"))
     final = list(LLMAnswerer(llm_assistant.settings, llm_assistant).stream(QUESTION, []))[-1]
@@ -267,7 +267,7 @@ def test_streaming_rejected_answer_ends_with_extractive(llm_assistant, server):
 
 
 def test_streaming_garbage_and_error(llm_assistant, server):
-    from stiqa.llm import LLMAnswerer
+    from stiqa.chat.llm import LLMAnswerer
 
     llm = LLMAnswerer(llm_assistant.settings, llm_assistant)
     server.script(Reply(raw=b"data: {broken\n\n"), Reply(status=503), Reply("遅い [1]", delay=8.0))
@@ -280,7 +280,7 @@ def test_streaming_garbage_and_error(llm_assistant, server):
 
 
 def test_stream_in_conversation_records_the_turn(llm_assistant, server):
-    from stiqa.llm import stream_with_llm
+    from stiqa.chat.llm import stream_with_llm
 
     server.respond_with(good)
     conv = llm_assistant.conversation()
@@ -346,7 +346,7 @@ def test_cli_ask_llm_json(settings, server, capsys, monkeypatch):
 
 
 def test_eval_runs_through_the_backend(llm_assistant, server):
-    evaluate = pytest.importorskip("stiqa.evaluate")
+    evaluate = pytest.importorskip("stiqa.evaluate.run")
     server.respond_with(lambda body: Reply(CONDENSED) if is_condense(body) else good(body))
     items = [{"id": "a", "question": QUESTION, "history": [], "expect": [["141億円", "14,100百万円"]],
               "source": "mext_fy2023_budget_international", "type": "budget", "abstain": False},
@@ -358,7 +358,7 @@ def test_eval_runs_through_the_backend(llm_assistant, server):
 
 
 def test_web_chat_streams_the_llm_text_then_shows_the_guarded_answer(llm_settings, server):
-    from stiqa.web import chat_turn
+    from stiqa.web.app import chat_turn
 
     server.respond_with(good)
     shown, conv = [], None
@@ -371,7 +371,7 @@ def test_web_chat_streams_the_llm_text_then_shows_the_guarded_answer(llm_setting
 
 
 def test_web_chat_replaces_a_rejected_stream_with_the_extractive_answer(llm_settings, server):
-    from stiqa.web import chat_turn
+    from stiqa.web.app import chat_turn
 
     server.script(Reply("予算案は9,876億円です。[1]"))
     steps = [(history[-1]["content"], conv) for _, history, conv in chat_turn(llm_settings, QUESTION, [], None)]

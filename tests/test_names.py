@@ -12,6 +12,6 @@ import pytest
     ("予算額は1,073百万円である", []),
 ])
 def test_person_names(text, names):
-    from stiqa.japanese import person_names
+    from stiqa.text.japanese import person_names
 
     assert person_names(text) == names

@@ -18,7 +18,7 @@ KEY = "test-key-123"
 def _start(settings, assistant, **over):
     import uvicorn
 
-    from stiqa.api import create_app
+    from stiqa.http_api import create_app
 
     s = replace(settings, host="127.0.0.1", api_port=free_port(), **over)
     server = uvicorn.Server(uvicorn.Config(create_app(s, assistant), host=s.host, port=s.api_port, log_level="warning"))
@@ -118,7 +118,7 @@ def test_key_is_required_when_set(keyed_api):
 
 
 def test_binding_beyond_loopback_needs_a_key(settings):
-    from stiqa.api import check_serve
+    from stiqa.http_api import check_serve
 
     assert check_serve(replace(settings, host="0.0.0.0", api_key=""))
     assert check_serve(replace(settings, host="0.0.0.0", api_key=KEY)) == ""
@@ -150,7 +150,7 @@ def test_deep_nesting_is_a_400_and_the_connection_keeps_serving(api):
 
 
 def test_a_body_over_the_limit_is_413_unread(api):
-    from stiqa.api import MAX_BODY
+    from stiqa.http_api import MAX_BODY
 
     big = {"messages": [{"role": "user", "content": "あ" * 100}], "pad": "x" * (MAX_BODY + 1)}
     r = httpx.post(f"{api}/chat/completions", json=big)
@@ -168,7 +168,7 @@ def test_a_body_over_the_limit_is_413_unread(api):
 
 def test_only_the_last_turns_are_replayed(settings, assistant):
     """30 earlier questions: the follow-up is read against the last MAX_REPLAYED, the rest never answered."""
-    from stiqa.api import MAX_REPLAYED
+    from stiqa.http_api import MAX_REPLAYED
 
     asked: list[str] = []
 

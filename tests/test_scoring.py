@@ -1,9 +1,9 @@
-"""Unit tests of stiqa.scoring: the judge of every evaluation figure (DESIGN.md contract)."""
+"""Unit tests of stiqa.evaluate.scoring: the judge of every evaluation figure (DESIGN.md contract)."""
 from __future__ import annotations
 
 import pytest
 
-from stiqa.scoring import citation_correct, faithful, is_correct, is_english, retrieval_rank, states_yen
+from stiqa.evaluate.scoring import citation_correct, faithful, is_correct, is_english, retrieval_rank, states_yen
 
 SICORP = {"id": "budget-sicorp-r5", "expect": [["1,073百万円", "10.73億円", "10億7,300万円"]],
           "yen": 1073000000, "source": "mext_fy2023_budget_international", "type": "budget", "abstain": False}

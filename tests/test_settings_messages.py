@@ -26,7 +26,7 @@ def test_a_blank_question_is_still_called_empty(assistant):
 
 
 def test_every_evaluate_option_is_documented(capsys):
-    from stiqa.evaluate import main
+    from stiqa.evaluate.run import main
 
     with pytest.raises(SystemExit):
         main(["--help"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import free_port, launch_chromium
-from stiqa.upload import MAX_BYTES, UploadError, add_document, safe_name
+from stiqa.ingest.upload import MAX_BYTES, UploadError, add_document, safe_name
 
 NOTE = "# 架空研究交流事業の概要\n\n架空研究交流事業の令和6年度予算額は12億円である。\n"
 
@@ -61,8 +61,8 @@ def test_unreadable_empty_or_huge_files_are_refused(tmp_path):
 
 @pytest.fixture()
 def private_app(corpus_copy):
-    from stiqa.index import build_index
-    from stiqa.web import launch
+    from stiqa.index.build import build_index
+    from stiqa.web.app import launch
 
     build_index(corpus_copy)
     s = replace(corpus_copy, host="127.0.0.1", port=free_port())
@@ -142,7 +142,7 @@ def test_a_copy_of_a_document_already_there_is_refused(tmp_path):
 
 
 def test_the_browsers_upload_is_deleted_whether_added_or_refused(corpus_copy, tmp_path, monkeypatch):
-    from stiqa.web import add_uploaded
+    from stiqa.web.app import add_uploaded
 
     uploads = tmp_path / "gradio"
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(uploads))
@@ -174,7 +174,7 @@ def test_gradio_refuses_a_file_over_the_limit_and_keeps_nothing(private_app, tmp
 def test_the_report_says_left_out_for_a_file_that_stays(tmp_path):
     from types import SimpleNamespace
 
-    from stiqa.web import report_text
+    from stiqa.web.app import report_text
 
     (tmp_path / "kept.pdf").write_bytes(b"%PDF")
     rep = SimpleNamespace(removed=["kept.pdf", "gone.md"],

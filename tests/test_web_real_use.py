@@ -8,7 +8,7 @@ import pytest
 from conftest import launch_chromium
 from test_feedback import rated_app  # noqa: F401  (the app on loopback, recording ratings in a temporary folder)
 
-from stiqa import feedback
+from stiqa.chat import feedback
 
 BUDGET_FILE = "mext_fy2023_budget_international.md"
 WIDTHS = [1280, 390]

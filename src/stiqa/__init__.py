@@ -23,8 +23,8 @@ __all__ = ["Answer", "Assistant", "Citation", "Conversation", "Settings", "build
 __version__ = "0.2.0"
 
 _WHERE = {
-    "Answer": "models", "Citation": "models", "Settings": "config", "load_settings": "config",
-    "build_index": "index", "Assistant": "chat", "Conversation": "chat",
+    "Answer": "records", "Citation": "records", "Settings": "config", "load_settings": "config",
+    "build_index": "index.build", "Assistant": "chat.conversation", "Conversation": "chat.conversation",
 }
 
 

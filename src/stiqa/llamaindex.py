@@ -27,7 +27,7 @@ from llama_index.core.query_engine import CustomQueryEngine
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from .models import Answer, Chunk, Citation
+from stiqa.records import Answer, Chunk, Citation
 
 _META = ("source", "title", "section", "line_start", "line_end")
 

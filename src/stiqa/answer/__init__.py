@@ -4,6 +4,6 @@
 found into ``Option``s; ``features`` describes each option against the question; ``model`` scores
 them with the committed model file and decides whether to answer at all; ``train`` refits it.
 """
-from .answerer import ABSTAIN_TEXT, AliasLookup, Answerer
+from stiqa.answer.answerer import ABSTAIN_TEXT, AliasLookup, Answerer
 
 __all__ = ["ABSTAIN_TEXT", "AliasLookup", "Answerer"]

@@ -12,27 +12,27 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar
 
-from ..claims import Claims
-from ..definitions import asked_term, enumeration, gloss
-from ..described import described_chunks
-from ..documents import document_date
-from ..glossary import translations
-from ..guard import numbers_supported
-from ..prose import min_cover as prose_min_cover, prose_answer
-from ..japanese import compact, fiscal_years, normalize, person_names, tokens, western_to_era
-from ..models import Answer, Chunk, Citation, Hit
-from ..passages import DAY, Unit, around, chunk_grams, clean, flat, gram_idf_table, grams, idf_table, question_grams
-from ..passages import subject as subject_of
-from ..passages import units as passage_units
-from ..question import COMPARE as _COMPARE, WHO as _WHO, Query, alternatives, analyze, asked_kind
-from ..money import MONEY_WORDS, Money
-from ..rank import names_in, rank_asked
-from ..relevance import GENERIC_VERBS, Relevance
-from ..retrieve import Searcher, expand_query
-from ..suggest import BESIDE_COVER, clause_of, suggest
-from .features import matrix
-from .model import Ranker
-from .options import Offer, offer
+from stiqa.answer.claims import Claims
+from stiqa.answer.definitions import asked_term, enumeration, gloss
+from stiqa.answer.described import described_chunks
+from stiqa.answer.documents import document_date
+from stiqa.text.glossary import translations
+from stiqa.answer.guard import numbers_supported
+from stiqa.answer.prose import min_cover as prose_min_cover, prose_answer
+from stiqa.text.japanese import compact, fiscal_years, normalize, person_names, tokens, western_to_era
+from stiqa.records import Answer, Chunk, Citation, Hit
+from stiqa.answer.passages import DAY, Unit, around, chunk_grams, clean, flat, gram_idf_table, grams, idf_table, question_grams
+from stiqa.answer.passages import subject as subject_of
+from stiqa.answer.passages import units as passage_units
+from stiqa.answer.question import COMPARE as _COMPARE, WHO as _WHO, Query, alternatives, analyze, asked_kind
+from stiqa.answer.money import MONEY_WORDS, Money
+from stiqa.answer.tables import names_in, rank_asked
+from stiqa.answer.relevance import GENERIC_VERBS, Relevance
+from stiqa.retrieve.search import Searcher, expand_query
+from stiqa.answer.suggest import BESIDE_COVER, clause_of, suggest
+from stiqa.answer.features import matrix
+from stiqa.answer.model import Ranker
+from stiqa.answer.options import Offer, offer
 
 #: question types whose figure belongs to the fiscal year the question names
 _YEAR_BOUND = ("count", "amount", "period")

@@ -9,10 +9,10 @@ import math
 import re
 from functools import lru_cache
 
-from ..question import asked_kind
-from ..japanese import compact, fiscal_years, normalize, nouns, tokens
-from ..question import KINDS, Query
-from .options import Offer, Option
+from stiqa.answer.question import asked_kind
+from stiqa.text.japanese import compact, fiscal_years, normalize, nouns, tokens
+from stiqa.answer.question import KINDS, Query
+from stiqa.answer.options import Offer, Option
 
 ASKED = ("money", "percent", "count", "period", "rank", "")
 QTYPES = ("budget", "amount", "count", "percent", "period", "date", "fact", "abbrev", "negative", "definition")

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .features import NAMES
+from stiqa.answer.features import NAMES
 
 #: the committed model file
 DEFAULT_PATH = Path(__file__).with_name("ranker.json")

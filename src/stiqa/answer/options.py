@@ -11,12 +11,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..question import asked_kind
-from ..figures import FIGURE, Candidate
-from ..figures import candidates as figure_candidates
-from ..japanese import compact, normalize, source_spelling
-from ..models import Chunk, Hit
-from ..passages import clean, subject
+from stiqa.answer.question import asked_kind
+from stiqa.catalog.figures import FIGURE, Candidate
+from stiqa.catalog.figures import candidates as figure_candidates
+from stiqa.text.japanese import compact, normalize, source_spelling
+from stiqa.records import Chunk, Hit
+from stiqa.answer.passages import clean, subject
 
 #: figure kinds a question's asked kind accepts (a bare table number may be money or a count)
 ACCEPTS = {"rank": {"rank"}, "percent": {"percent", "share", "plain"}, "money": {"money", "plain"},

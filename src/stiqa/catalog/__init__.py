@@ -1,0 +1,1 @@
+"""What the documents state as records: programs with their aliases, figures with their subjects, the finder."""

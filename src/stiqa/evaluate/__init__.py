@@ -1,0 +1,1 @@
+"""Question sets in, scores out: evaluation, the baseline gate, the answer model's training, JSQuAD."""

@@ -1,0 +1,1 @@
+"""Files in, cited chunks out: reading corpus files, splitting them, adding uploads."""

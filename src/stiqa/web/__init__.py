@@ -1,0 +1,1 @@
+"""The web face: a Gradio app, one module per tab."""
