@@ -358,7 +358,7 @@ def test_eval_runs_through_the_backend(llm_assistant, server):
 
 
 def test_web_chat_streams_the_llm_text_then_shows_the_guarded_answer(llm_settings, server):
-    from stiqa.web.app import chat_turn
+    from stiqa.web.chat_tab import chat_turn
 
     server.respond_with(good)
     shown, conv = [], None
@@ -371,7 +371,7 @@ def test_web_chat_streams_the_llm_text_then_shows_the_guarded_answer(llm_setting
 
 
 def test_web_chat_replaces_a_rejected_stream_with_the_extractive_answer(llm_settings, server):
-    from stiqa.web.app import chat_turn
+    from stiqa.web.chat_tab import chat_turn
 
     server.script(Reply("予算案は9,876億円です。[1]"))
     steps = [(history[-1]["content"], conv) for _, history, conv in chat_turn(llm_settings, QUESTION, [], None)]

@@ -142,7 +142,7 @@ def test_a_copy_of_a_document_already_there_is_refused(tmp_path):
 
 
 def test_the_browsers_upload_is_deleted_whether_added_or_refused(corpus_copy, tmp_path, monkeypatch):
-    from stiqa.web.app import add_uploaded
+    from stiqa.web.documents_tab import add_uploaded
 
     uploads = tmp_path / "gradio"
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(uploads))
@@ -174,7 +174,7 @@ def test_gradio_refuses_a_file_over_the_limit_and_keeps_nothing(private_app, tmp
 def test_the_report_says_left_out_for_a_file_that_stays(tmp_path):
     from types import SimpleNamespace
 
-    from stiqa.web.app import report_text
+    from stiqa.web.documents_tab import report_text
 
     (tmp_path / "kept.pdf").write_bytes(b"%PDF")
     rep = SimpleNamespace(removed=["kept.pdf", "gone.md"],

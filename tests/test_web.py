@@ -25,7 +25,7 @@ BUDGET_FILE = "mext_fy2023_budget_international.md"
 
 
 def test_document_script_is_escaped_and_span_marked():
-    from stiqa.web.app import render_answer
+    from stiqa.web.render import render_answer
 
     cit = Citation("evil.md", "T", "見出し<b>", 3, 4,
                    "前置き<script>alert(1)</script>\n予算額：1,073百万円 & <img src=x onerror=alert(2)>", span="1,073百万円")
@@ -41,7 +41,7 @@ def test_document_script_is_escaped_and_span_marked():
 
 
 def test_span_with_markup_is_escaped_inside_mark():
-    from stiqa.web.app import highlight
+    from stiqa.web.render import highlight
 
     # the strategy document really contains a literal <mark>…</mark> in its text
     text = "G7を始め<mark>戦略的な国際連携を推進</mark>する。"
@@ -50,7 +50,7 @@ def test_span_with_markup_is_escaped_inside_mark():
 
 
 def test_span_found_across_width_and_spacing():
-    from stiqa.web.app import find_span, highlight
+    from stiqa.web.render import find_span, highlight
 
     text = "支援対象者\t博士後期課程学生等\n渡航期間\t3ヶ月~1年程度"
     a, b = find_span(text, "渡航期間\u30003ヶ月～1年程度")
@@ -61,7 +61,7 @@ def test_span_found_across_width_and_spacing():
 
 
 def test_abstention_says_so_and_offers_related():
-    from stiqa.web.app import render_answer
+    from stiqa.web.render import render_answer
 
     rel = Citation(BUDGET_FILE, "T", "A > B > C", 10, 12, "近い<箇所>")
     html = render_answer(Answer("q", "該当する記述が見つかりません。", [], True, related=[rel]))
@@ -71,7 +71,7 @@ def test_abstention_says_so_and_offers_related():
 
 
 def test_bad_input_is_a_message_not_a_traceback(settings):
-    from stiqa.web.app import ask
+    from stiqa.web.chat_tab import ask
 
     for q in ["", "   ", "あ" * (settings.max_question_chars + 1)]:
         ans, conv, error = ask(settings, None, q)
@@ -79,7 +79,7 @@ def test_bad_input_is_a_message_not_a_traceback(settings):
 
 
 def test_no_index_is_a_clear_message(tmp_path, settings):
-    from stiqa.web.app import answer_json, ask
+    from stiqa.web.chat_tab import answer_json, ask
 
     s = replace(settings, index_dir=tmp_path / "none")
     ans, conv, error = ask(s, None, "SATREPSって何？")
@@ -90,7 +90,8 @@ def test_no_index_is_a_clear_message(tmp_path, settings):
 def test_reindex_keeps_the_conversation(corpus_copy):
     """A re-index between turns: the next question uses the new index and still reads the old turns."""
     from stiqa.index.build import build_index, current_generation
-    from stiqa.web.app import ask, reindex
+    from stiqa.web.chat_tab import ask
+    from stiqa.web.documents_tab import reindex
 
     build_index(corpus_copy)
     ans, conv, _ = ask(corpus_copy, None, "SICORPの令和5年度予算額（案）はいくらですか？")

@@ -37,7 +37,7 @@ def _columns(html: str) -> int:
 
 
 def test_filter_choices_are_the_catalogs_tags(catalog):
-    from stiqa.web.app import FILTER_KINDS, filter_choices
+    from stiqa.web.programs_tab import FILTER_KINDS, filter_choices
 
     choices = filter_choices(catalog)
     assert [k for k, _ in FILTER_KINDS] == list(choices)
@@ -51,7 +51,7 @@ def test_filter_choices_are_the_catalogs_tags(catalog):
 
 
 def test_audience_filter_finds_the_phd_program(catalog):
-    from stiqa.web.app import programs_table_html, select_programs
+    from stiqa.web.programs_tab import programs_table_html, select_programs
 
     sel = select_programs(catalog, audience=["博士後期課程学生"])
     assert "overseas-challenge" in _ids(sel)
@@ -63,7 +63,7 @@ def test_audience_filter_finds_the_phd_program(catalog):
 
 
 def test_filters_combine_and_open_programs_count_for_any_region(catalog):
-    from stiqa.web.app import select_programs
+    from stiqa.web.programs_tab import select_programs
 
     ids = _ids(select_programs(catalog, direction=["受け入れ"], regions=["インド"]))
     assert "lotus" in ids and "foreign-fellowship" in ids  # LOTUS: India; 外国人研究者招へい: 国籍を問わず
@@ -76,7 +76,7 @@ def test_filters_combine_and_open_programs_count_for_any_region(catalog):
 
 
 def test_period_filter(catalog):
-    from stiqa.web.app import select_programs
+    from stiqa.web.programs_tab import select_programs
 
     two_years = _ids(select_programs(catalog, period="2年"))
     assert "overseas-fellowship" in two_years and "foreign-fellowship" in two_years
@@ -88,7 +88,7 @@ def test_period_filter(catalog):
 
 def test_situation_box_uses_the_finder(catalog):
     from stiqa.catalog.finder import NO_MATCH
-    from stiqa.web.app import programs_table_html, select_programs
+    from stiqa.web.programs_tab import programs_table_html, select_programs
 
     sel = select_programs(catalog, situation="博士課程 3か月 海外")
     assert _ids(sel)[0] == "overseas-challenge"
@@ -105,7 +105,7 @@ def test_situation_box_uses_the_finder(catalog):
 
 
 def test_chosen_programs_and_column_cap(catalog):
-    from stiqa.web.app import MAX_COLUMNS, programs_table_html, select_programs
+    from stiqa.web.programs_tab import MAX_COLUMNS, programs_table_html, select_programs
 
     sel = select_programs(catalog, chosen=["satreps", "sicorp"])
     assert set(_ids(sel)) == {"sicorp", "satreps"}
@@ -120,7 +120,7 @@ def test_chosen_programs_and_column_cap(catalog):
 
 
 def test_every_cell_cites_lines_containing_its_value(catalog):
-    from stiqa.web.app import PROGRAM_ROWS, cited_passage, comparison_cells
+    from stiqa.web.programs_tab import PROGRAM_ROWS, cited_passage, comparison_cells
 
     n = 0
     for p in catalog.programs:
@@ -135,7 +135,7 @@ def test_every_cell_cites_lines_containing_its_value(catalog):
 
 
 def test_links_lead_to_passages_in_the_panel(catalog):
-    from stiqa.web.app import programs_table_html, select_programs
+    from stiqa.web.programs_tab import programs_table_html, select_programs
 
     html = programs_table_html(catalog, select_programs(catalog, chosen=["overseas-challenge", "lotus"]))
     targets = set(re.findall(r'href="#(stiqa-src-\d+)"', html))
@@ -152,7 +152,7 @@ def test_links_lead_to_passages_in_the_panel(catalog):
 
 
 def test_absent_values_read_not_stated(catalog):
-    from stiqa.web.app import NOT_STATED, PROGRAM_ROWS, programs_table_html, select_programs
+    from stiqa.web.programs_tab import NOT_STATED, PROGRAM_ROWS, programs_table_html, select_programs
 
     html = programs_table_html(catalog, select_programs(catalog, chosen=["overseas-challenge"]))
     rows = dict(re.findall(r'<th class="stiqa-rowhead">([^<]+)</th><td>(.*?)</td></tr>', html))
@@ -165,7 +165,7 @@ def test_absent_values_read_not_stated(catalog):
 
 
 def test_document_text_is_escaped(tmp_path):
-    from stiqa.web.app import programs_table_html, select_programs
+    from stiqa.web.programs_tab import programs_table_html, select_programs
 
     evil = "<script>alert(1)</script>"
     lines = ["# 事業<b>X</b>", f"支援対象者\t博士後期課程学生 {evil}", "支援額\t100万円 & <img src=x onerror=alert(2)>"]
@@ -188,7 +188,7 @@ def test_document_text_is_escaped(tmp_path):
 
 
 def test_view_never_raises(settings, tmp_path):
-    from stiqa.web.app import programs_view
+    from stiqa.web.programs_tab import programs_view
 
     assert "若手研究者海外挑戦プログラム" in programs_view(settings, ["博士後期課程学生"])
     assert "長すぎます" in programs_view(settings, situation="あ" * (settings.max_question_chars + 1))
