@@ -55,7 +55,7 @@ eval: install-test index
 	$(BIN)/stiqa eval
 
 bench: install-test index
-	$(BIN)/stiqa bench
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) index/gen-* index/tmp-* index/CURRENT index/embcache models

@@ -88,7 +88,7 @@ def signature(result: dict[str, Any]) -> dict[str, Any]:
 
 def pick_questions(settings, n: int, *, seed: int = 0, scratch: Path) -> list[dict[str, Any]]:
     """n stand-alone eval questions whose answer is correct and context- and re-index-independent."""
-    from stiqa.chat.conversation import get_assistant
+    from stiqa.engine import get_assistant
     from stiqa.index.build import build_index
     from stiqa.evaluate.scoring import is_correct
 
@@ -111,7 +111,7 @@ def pick_questions(settings, n: int, *, seed: int = 0, scratch: Path) -> list[di
 
     # the same answer inside a conversation (the web session keeps its turns), in both orders
     def in_conversation(order: list[dict[str, Any]]) -> set[str]:
-        conv = engine.conversation()
+        conv = engine.chat()
         return {it["id"] for it in order if signature(conv.ask(it["question"]).to_json()) == it["expected"]}
 
     stable = in_conversation(cands) & in_conversation(cands[::-1])

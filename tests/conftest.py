@@ -34,7 +34,7 @@ def settings():
 
 @pytest.fixture(scope="session")
 def assistant(settings):
-    from stiqa.chat.conversation import get_assistant
+    from stiqa.engine import get_assistant
 
     return get_assistant(settings)
 

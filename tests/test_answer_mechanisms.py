@@ -14,7 +14,7 @@ from stiqa.answer.guard import numbers_supported
 from stiqa.text.japanese import compact, person_names
 from stiqa.records import Chunk
 from stiqa.answer.question import analyze
-from stiqa.answer.tables import Entry, abbreviates, entries, names_in, nth, rank_asked
+from stiqa.answer.tables import Entry, abbreviates, entries, names_entry, nth, rank_asked
 
 STRATEGY = "mext_international_strategy_2025-10-08.txt"
 
@@ -71,7 +71,7 @@ def test_short_names_of_institutions():
     assert abbreviates("理研", "理化学研究所")
     assert not abbreviates("京大", "東京大学")  # a short name keeps the first character
     assert not abbreviates("大学", "大阪大学")  # part of the name is not a short name of it
-    assert names_in("阪大と京大の件数は？", "京都大学")
+    assert names_entry("阪大と京大の件数は？", "京都大学")
 
 
 def test_a_short_name_finds_its_table_row(assistant):

@@ -95,7 +95,7 @@ def test_the_ranker_prefers_the_option_its_weights_favour():
 def test_a_figure_is_answered_with_the_committed_model_and_withdrawn_above_its_threshold(settings, tmp_path):
     """The same engine answers a budget question, and abstains once the threshold is above every
     probability: the model, not a rule, decides."""
-    from stiqa.chat.conversation import get_assistant
+    from stiqa.engine import get_assistant
 
     ans = get_assistant(settings).ask("SICORPの令和5年度予算額（案）はいくらですか？")
     assert not ans.abstained and "1,073百万円" in ans.text and ans.confidence is not None

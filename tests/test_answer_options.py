@@ -13,7 +13,8 @@ FOLDERS = (ROOT / "corpus", ROOT / "eval" / "programs" / "corpus", ROOT / "eval"
 
 @pytest.fixture(scope="module")
 def docs():
-    from stiqa.ingest.chunker import chunk_corpus, load_corpus
+    from stiqa.ingest.chunker import chunk_corpus
+    from stiqa.ingest.files import load_corpus
     from stiqa.retrieve.rerank import SentenceMatcher
 
     chunks = []

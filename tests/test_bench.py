@@ -60,7 +60,8 @@ def test_fuse_rules():
 
 
 def test_jsquad_bench_on_tiny_file(tmp_path):
-    from stiqa.bench import render_markdown, run_jsquad, write_results
+    from bench.jsquad_runs import run_jsquad
+    from bench.report import render_markdown, write_results
     from stiqa.config import load_settings
 
     path = write_fixture(tmp_path / "mini.json")

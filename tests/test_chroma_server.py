@@ -73,7 +73,7 @@ def _collections(url: str) -> set[str]:
 
 
 def test_index_and_answer_through_server(chroma_url, corpus_copy, assistant):
-    from stiqa.chat.conversation import get_assistant
+    from stiqa.engine import get_assistant
     from stiqa.index.build import build_index, current_generation
 
     s = corpus_copy.with_overrides(chroma_url=chroma_url)

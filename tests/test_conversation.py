@@ -124,7 +124,7 @@ def _problems(ans, expect: list[list[str]], source: str | None) -> list[str]:
 @pytest.mark.parametrize("name", list(DIALOGUES))
 def test_dialogue(assistant, name):
     """Ask each turn in one conversation; report every wrong turn with the answer given."""
-    conv = assistant.conversation()
+    conv = assistant.chat()
     failures = []
     for i, (question, expect, source) in enumerate(DIALOGUES[name], 1):
         ans = conv.ask(question)
@@ -137,7 +137,7 @@ def test_dialogue(assistant, name):
 
 def test_conversations_do_not_share_turns(assistant):
     """Two users' conversations are independent: a follow-up reads only its own history."""
-    a, b = assistant.conversation(), assistant.conversation()
+    a, b = assistant.chat(), assistant.chat()
     a.ask("SATREPSの令和5年度予算額は？")
     b.ask("SICORPの令和5年度予算額は？")
     ans_a = a.ask("前年度は？")
@@ -150,7 +150,7 @@ def test_conversations_do_not_share_turns(assistant):
 
 def test_follow_up_shows_its_reading(assistant):
     """A follow-up says how it was read (「解釈：…」) and names the earlier topic."""
-    conv = assistant.conversation()
+    conv = assistant.chat()
     conv.ask("SATREPSって何？")
     ans = conv.ask("その令和5年度の予算は？")
     assert ans.interpretation.startswith("解釈：")
@@ -158,13 +158,13 @@ def test_follow_up_shows_its_reading(assistant):
 
 
 def test_standalone_question_has_no_reading(assistant):
-    ans = assistant.conversation().ask("SICORPの令和5年度予算額（案）はいくらですか？")
+    ans = assistant.chat().ask("SICORPの令和5年度予算額（案）はいくらですか？")
     assert ans.interpretation == ""
 
 
 def test_abstains_on_what_the_documents_do_not_say(assistant):
     """A question the corpus cannot answer is not answered with a nearby figure."""
-    conv = assistant.conversation()
+    conv = assistant.chat()
     conv.ask("SATREPSの令和5年度予算額は？")
     ans = conv.ask("火星探査計画の令和5年度予算額は？")
     assert ans.abstained, ans.text

@@ -19,7 +19,7 @@ import pytest
 
 from stiqa.config import load_settings
 from stiqa.index.build import build_index, current_generation, index_status, read_manifest
-from stiqa.ingest.chunker import MAX_FILE_BYTES, load_corpus
+from stiqa.ingest.files import MAX_FILE_BYTES, load_corpus
 from stiqa.records import Chunk
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -221,7 +221,7 @@ def test_pdf_pages_are_kept(odd):
 
 
 def test_pdf_citation_carries_the_page(odd):
-    from stiqa.chat.conversation import get_assistant
+    from stiqa.engine import get_assistant
 
     assistant = get_assistant(odd["settings"])
     ans = assistant.ask("オーロラ極地研究プログラムの令和5年度予算額は？")
@@ -232,7 +232,7 @@ def test_pdf_citation_carries_the_page(odd):
 
 
 def test_pdf_second_page_is_cited_as_page_2(odd):
-    from stiqa.chat.conversation import get_assistant
+    from stiqa.engine import get_assistant
 
     assistant = get_assistant(odd["settings"])
     hits = assistant.searcher.search("ボレアリス交流事業 支援期間", 3)

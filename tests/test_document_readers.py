@@ -9,7 +9,8 @@ import pytest
 
 from stiqa.answer.definitions import asked_term, enumeration, gloss
 from stiqa.catalog.names import name_groups, topic_lookup
-from stiqa.answer.suggest import _clause_name, names_in
+from stiqa.answer.suggest import _clause_name
+from stiqa.catalog.names import program_names_in
 
 ROOT = Path(__file__).resolve().parents[1]
 GEN = ROOT / "eval" / "generality" / "corpus"
@@ -17,7 +18,8 @@ GEN = ROOT / "eval" / "generality" / "corpus"
 
 @pytest.fixture(scope="module")
 def chunks():
-    from stiqa.ingest.chunker import chunk_corpus, load_corpus
+    from stiqa.ingest.chunker import chunk_corpus
+    from stiqa.ingest.files import load_corpus
 
     out = []
     for folder in (ROOT / "corpus", GEN):
@@ -79,9 +81,9 @@ def test_the_term_a_definition_question_asks(question, term):
     assert asked_term(question) == term
 
 
-def test_names_in_text_leave_agencies_and_bare_kind_words_out():
-    assert names_in("JSTが実施する本事業と、戦略的創造研究推進事業(新技術シーズ創出)") == ["戦略的創造研究推進事業(新技術シーズ創出)"]
-    assert names_in("ACT-X: About The Program (Japan Science and Technology Agency, JST)") == ["ACT-X"]
+def test_program_names_in_text_leave_agencies_and_bare_kind_words_out():
+    assert program_names_in("JSTが実施する本事業と、戦略的創造研究推進事業(新技術シーズ創出)") == ["戦略的創造研究推進事業(新技術シーズ創出)"]
+    assert program_names_in("ACT-X: About The Program (Japan Science and Technology Agency, JST)") == ["ACT-X"]
 
 
 def test_the_clause_that_fits_the_situation_names_the_program():

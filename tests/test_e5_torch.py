@@ -30,7 +30,9 @@ def folder():
 def texts(settings):
     """About 1,000 real texts as (text, is_query): every policy chunk, the eval questions, then
     JSQuAD questions where the file is here (else the chunks' lines) up to 1,000."""
-    from stiqa.ingest.chunker import chunk_corpus, load_corpus, program_names
+    from stiqa.ingest.chunker import chunk_corpus
+    from stiqa.ingest.files import load_corpus
+    from stiqa.catalog.build import program_names
 
     docs, _ = load_corpus(settings.corpus_dir)
     chunks = chunk_corpus(docs, program_names(settings.corpus_dir))
@@ -199,7 +201,7 @@ def _same_hits(a, b) -> None:
 
 @pytest.mark.slow
 def test_index_built_by_the_c_engine_answers_torch_queries(tmp_path, settings):
-    from stiqa.chat.conversation import Assistant
+    from stiqa.engine import Assistant
     from stiqa.index.embed import make_embedding
     from stiqa.index.build import build_index, current_generation, index_status, read_manifest
     from stiqa.retrieve.search import Searcher

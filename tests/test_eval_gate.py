@@ -38,7 +38,7 @@ REGENERATE = ("回答器の変更を受け入れるなら `PYTHONPATH=src python
 @pytest.fixture(scope="module", params=list(SETS))
 def gate(request, settings, artifacts):
     """One evaluation of a whole set (shared by every check below; results kept as an artifact)."""
-    from stiqa.chat.conversation import get_assistant
+    from stiqa.engine import get_assistant
     from stiqa.evaluate.corpus import prepare, set_corpus
     from stiqa.evaluate.run import evaluate, format_summary, load_baseline, load_questions, write_results
 

@@ -21,7 +21,8 @@ GEN = ROOT / "eval" / "generality" / "corpus"
 @pytest.fixture(scope="module")
 def chunks():
     """Every chunk of both corpora, by file name."""
-    from stiqa.ingest.chunker import chunk_corpus, load_corpus
+    from stiqa.ingest.chunker import chunk_corpus
+    from stiqa.ingest.files import load_corpus
 
     out = {}
     for folder in (ROOT / "corpus", GEN):

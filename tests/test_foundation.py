@@ -105,7 +105,7 @@ def test_the_tokenizer_matches_budget_words_across_spellings():
 
 
 def test_follow_up_takes_the_program_of_the_previous_turn(assistant):
-    conv = assistant.conversation()
+    conv = assistant.chat()
     conv.ask("SATREPSって何？")
     ans = conv.ask("その令和5年度の予算は？")
     assert "1,878百万円" in ans.text and ans.interpretation.startswith("解釈：SATREPS")

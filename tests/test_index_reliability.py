@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from stiqa.chat.conversation import get_assistant
+from stiqa.engine import get_assistant
 from stiqa.config import load_settings
 from stiqa.index.build import IndexError_, build_index, chroma_client, collection_name, current_generation, index_status
 from stiqa.retrieve.search import Searcher

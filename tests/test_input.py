@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from stiqa.chat.conversation import check_question
+from stiqa.chat.turns import check_question
 
 ROOT = Path(__file__).resolve().parents[1]
 SICORP = "SICORPの令和5年度予算額は？"
@@ -152,7 +152,7 @@ def test_api_history_with_junk(assistant, reference):
 
 
 def test_conversation_survives_bad_turns(assistant, reference):
-    conv = assistant.conversation()
+    conv = assistant.chat()
     assert conv.ask(SICORP).text == reference.text
     for bad in ["", "\x00\x00", "🙂", "あ" * 100_000, "<script>alert(1)</script>"]:
         _clear_text(conv.ask(bad))
@@ -163,7 +163,7 @@ def test_conversation_survives_bad_turns(assistant, reference):
 
 @pytest.mark.parametrize("bad", ["", "  ", "🙂🙂", "？？？", "\x00"], ids=repr)
 def test_conversation_does_not_turn_junk_into_a_follow_up(assistant, bad):
-    conv = assistant.conversation()
+    conv = assistant.chat()
     conv.ask(SICORP)
     ans = conv.ask(bad)
     assert ans.abstained and not ans.citations, ans.text

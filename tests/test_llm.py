@@ -43,7 +43,7 @@ def llm_settings(settings, server):
 
 def make_assistant(base, s):
     """An Assistant with these settings that shares the loaded searcher (no second engine)."""
-    from stiqa.chat.conversation import Assistant
+    from stiqa.engine import Assistant
 
     return Assistant(s, searcher=base.searcher, aliases=base._aliases, finder=base.answerer.finder)
 
@@ -83,7 +83,7 @@ def good(body) -> Reply:
 
 
 def extractive_text(assistant, question, history=()):
-    conv = assistant.conversation()
+    conv = assistant.chat()
     conv.replay(list(history))
     return conv.ask(question).text
 
@@ -283,7 +283,7 @@ def test_stream_in_conversation_records_the_turn(llm_assistant, server):
     from stiqa.chat.llm import stream_with_llm
 
     server.respond_with(good)
-    conv = llm_assistant.conversation()
+    conv = llm_assistant.chat()
     items = list(stream_with_llm(conv, QUESTION))
     assert items[-1].backend == "llm" and len(conv.turns) == 1 and conv.turns[0].answer is items[-1]
 
@@ -296,7 +296,7 @@ def test_follow_up_is_condensed_by_the_model(llm_assistant, server):
         return Reply(CONDENSED) if is_condense(body) else good(body)
 
     server.respond_with(responder)
-    conv = llm_assistant.conversation()
+    conv = llm_assistant.chat()
     first = conv.ask(QUESTION)
     assert first.backend == "llm" and len(server.requests) == 1  # no history: nothing to condense
     second = conv.ask(FOLLOW_UP)
@@ -315,11 +315,11 @@ def test_follow_up_is_condensed_by_the_model(llm_assistant, server):
 
 def test_failed_condensation_falls_back_to_rule_based_reading(llm_assistant, assistant, server):
     server.respond_with(lambda body: Reply(status=500) if is_condense(body) else good(body))
-    conv = llm_assistant.conversation()
+    conv = llm_assistant.chat()
     conv.ask(QUESTION)
     ans = conv.ask(FOLLOW_UP)
     assert ans.backend == "extractive" and "HTTP 500" in ans.notice
-    base = assistant.conversation()
+    base = assistant.chat()
     base.ask(QUESTION)
     expected = base.ask(FOLLOW_UP)
     assert (ans.text, ans.interpretation) == (expected.text, expected.interpretation)

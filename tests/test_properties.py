@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
-from stiqa.ingest.chunker import SourceDoc, chunk_document
+from stiqa.ingest.files import SourceDoc
+
+from stiqa.ingest.chunker import chunk_document
 from stiqa.text.japanese import (compact, era_to_western, fiscal_years, format_yen, normalize,
                             parse_amounts, tokens, western_to_reiwa)
 

@@ -24,7 +24,7 @@ __version__ = "0.2.0"
 
 _WHERE = {
     "Answer": "records", "Citation": "records", "Settings": "config", "load_settings": "config",
-    "build_index": "index.build", "Assistant": "chat.conversation", "Conversation": "chat.conversation",
+    "build_index": "index.build", "Assistant": "engine", "Conversation": "chat.conversation",
 }
 
 

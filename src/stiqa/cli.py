@@ -1,4 +1,4 @@
-"""`stiqa` command line: ingest, ask, chat, eval, programs, status, bench.
+"""`stiqa` command line: ingest, ask, chat, eval, programs, status, serve, train.
 
 Imports only what each command needs, so `stiqa ask` starts quickly. Errors are one clear line
 on stderr and a non-zero exit, never a traceback.
@@ -74,7 +74,8 @@ def _ensure_index(settings) -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from stiqa.chat.conversation import check_question, get_assistant
+    from stiqa.chat.turns import check_question
+    from stiqa.engine import get_assistant
 
     settings = _settings(args)
     # invalid UTF-8 on the command line arrives as lone surrogates: show it as U+FFFD, never crash
@@ -90,11 +91,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from stiqa.chat.conversation import get_assistant
+    from stiqa.engine import get_assistant
 
     settings = _settings(args)
     _ensure_index(settings)
-    conv = get_assistant(settings).conversation()
+    conv = get_assistant(settings).chat()
     print("stiqa チャット（終了は空行か Ctrl-D）")
     while True:
         try:
@@ -158,12 +159,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from stiqa.bench import run_cli
-
-    return run_cli(_settings(args), args)
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="stiqa", description="STI 政策文書の質問応答（出典付き）")
     p.add_argument("--corpus", help="コーパスのフォルダ (STIQA_CORPUS_DIR)")
@@ -223,14 +218,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=None, help="ポート（既定 8000）")
     s.set_defaults(func=cmd_serve)
 
-    s = sub.add_parser("bench", help="速度と検索精度のベンチマーク")
-    s.add_argument("--jsquad", default=None)
-    s.add_argument("--engines", action="store_true",
-                   help="e5 の C エンジンと torch を同じ実行で比べる（JSQuAD と政策コーパス）")
-    s.add_argument("--sample", type=int, default=None)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out", default=None)
-    s.set_defaults(func=cmd_bench)
     return p
 
 

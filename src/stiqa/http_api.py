@@ -185,7 +185,7 @@ def create_app(settings: Settings, assistant: Any = None) -> FastAPI:
 
     def engine() -> Any:
         if state["assistant"] is None:
-            from stiqa.chat.conversation import get_assistant
+            from stiqa.engine import get_assistant
 
             state["assistant"] = get_assistant(settings)
         return state["assistant"]

@@ -26,7 +26,7 @@ from stiqa.answer.passages import subject as subject_of
 from stiqa.answer.passages import units as passage_units
 from stiqa.answer.question import COMPARE as _COMPARE, WHO as _WHO, Query, alternatives, analyze, asked_kind
 from stiqa.answer.money import MONEY_WORDS, Money
-from stiqa.answer.tables import names_in, rank_asked
+from stiqa.answer.tables import names_entry, rank_asked
 from stiqa.answer.relevance import GENERIC_VERBS, Relevance
 from stiqa.retrieve.search import Searcher, expand_query
 from stiqa.answer.suggest import BESIDE_COVER, clause_of, suggest
@@ -472,7 +472,7 @@ class Answerer(Money, Claims, Relevance):
         if len(cells) < 2:
             return None
         for i, cell in enumerate(cells[:-1]):
-            if len(cell) >= 2 and names_in(q.text, cell) and re.fullmatch(r"[\d,.]+", cells[i + 1].strip()):
+            if len(cell) >= 2 and names_entry(q.text, cell) and re.fullmatch(r"[\d,.]+", cells[i + 1].strip()):
                 return cell.strip(), cells[i + 1].strip()
         return None
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from stiqa.text.japanese import compact, normalize, tokens
 from stiqa.records import Chunk, Hit
+from stiqa.catalog.figures import title_lines
+from stiqa.catalog.names import program_names_in
 
 #: a count with its counter (15件, 20カ国), or a counter word with the count in brackets (採択校(5))
 COUNT_UNIT = re.compile(r"\d[\d,]*\s*(件|人|名|か国|カ国|ヵ国|大学|校|課題|機関|分野|種|回|拠点|ポイント|%)"
@@ -101,10 +103,7 @@ def subject(chunk: Chunk) -> str:
     if chunk.program:
         return chunk.program
     if " > " not in chunk.section:
-        from stiqa.catalog.figures import title_lines
-        from stiqa.answer.suggest import names_in
-
-        named = [t for t in title_lines(chunk) if names_in(t)]
+        named = [t for t in title_lines(chunk) if program_names_in(t)]
         if named:
             return named[0]
     return chunk.section.rsplit(" > ", 1)[-1].lstrip("#● ").strip() if chunk.section else chunk.title

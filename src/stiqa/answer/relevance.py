@@ -14,7 +14,7 @@ from stiqa.text.japanese import compact, normalize, tokens
 from stiqa.answer.passages import (CALENDAR_DATE, COUNT_UNIT, DATE, MONEY, PERIOD, TYPE_WORDS, Unit, contains, grams,
                        is_label)
 from stiqa.answer.question import Query, alternatives
-from stiqa.answer.tables import expand, names_in
+from stiqa.answer.tables import expand, names_entry
 
 #: verbs that say something was done, not what: 「いつから行われていますか」 asks only when
 GENERIC_VERBS = {"行う", "実施", "やる", "為る", "する"}
@@ -162,7 +162,7 @@ class Relevance:
         cells = [c.strip() for c in re.split(r"\t+", u.text) if c.strip()]
         if len(cells) >= 2:
             # a table row whose key cell the question names is the row it asks about
-            named = [c for c in cells if len(c) >= 2 and not re.fullmatch(r"[\d,.]+", c) and names_in(q.text, c)]
+            named = [c for c in cells if len(c) >= 2 and not re.fullmatch(r"[\d,.]+", c) and names_entry(q.text, c)]
             if named:
                 s += 0.8
         # a numbered name the question uses (柱2, 第2次, タイプA) picks its own line (柱 2:535億€),

@@ -16,33 +16,13 @@ from typing import Any
 from stiqa.text.japanese import compact, normalize, tokens
 from stiqa.records import Chunk, Hit
 from stiqa.answer.passages import clean
+from stiqa.catalog.names import program_names_in
 from stiqa.answer.prose import best_sentence
-
-#: a program's name as documents write it: an acronym (SICORP, EXPERT-J), a quoted name (「○○」),
-#: or a name of its kind (…事業, …プログラム, …制度, …基金, …イニシアティブ), with its abbreviation
-NAME = re.compile(
-    r"[一-龯ァ-ヴー・A-Za-z0-9]{2,}(?:事業|プログラム|制度|基金|イニシアティブ)(?:\s*[（(][^)）]{2,20}[)）])?"
-    r"|(?<![A-Za-z])[A-Z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)+(?![A-Za-z])|(?<![A-Za-z])[A-Z]{3,}(?![A-Za-z])|「([^」]{2,16})」")
-#: bodies, not programs: a lexicon of the field (knowledge of Japanese public administration)
-AGENCIES = {"MEXT", "JST", "JSPS", "AMED", "CSTI", "NISTEP", "JICA", "NEDO", "RIKEN", "HC", "PDF", "FA"}
-_GENERIC = re.compile(r"^(本|同|当|各|新規|関連|その他の?|他の?)?(事業|プログラム|制度|基金|イニシアティブ)$")
 
 #: share of the situation's n-grams the passage's best sentence must hold
 MIN_COVER = 0.2
 #: a suggestion beside the catalog finder's own answer must hold more of the situation
 BESIDE_COVER = 0.25
-
-
-def names_in(text: str) -> list[str]:
-    """Program-like names in a text, in reading order (agencies and bare kind words left out)."""
-    out = []
-    for m in NAME.finditer(normalize(text)):
-        name = (m.group(1) or m.group(0)).strip("「」 ")
-        if name.upper() in AGENCIES or _GENERIC.match(name) or re.fullmatch(r"[\d\-]+", name):
-            continue
-        if name not in out:
-            out.append(name)
-    return out
 
 
 def _clause_name(sentence: str, question: str) -> str:
@@ -51,7 +31,7 @@ def _clause_name(sentence: str, question: str) -> str:
     asked = set(tokens(question))
     best, best_n = "", 0
     for clause in clauses:
-        found = names_in(clause)
+        found = program_names_in(clause)
         if not found:
             continue
         n = len(asked & set(tokens(clause)))
@@ -70,11 +50,11 @@ def _title_name(chunk: Chunk, previous: Callable[[Chunk], Chunk | None]) -> str:
         if c is None:
             break
         for text in [*title_lines(c), c.program]:
-            found = names_in(text or "")
+            found = program_names_in(text or "")
             if found:
                 return found[0]
         c = previous(c)
-    found = names_in(chunk.title)
+    found = program_names_in(chunk.title)
     return found[0] if len(found) == 1 else ""  # a title listing several topics names none
 
 

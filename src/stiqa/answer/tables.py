@@ -93,7 +93,7 @@ def short_forms(question: str) -> list[str]:
     return re.findall(r"(?<![一-龯])[一-龯]{2,4}(?![一-龯])", normalize(question))
 
 
-def names_in(question: str, name: str) -> bool:
+def names_entry(question: str, name: str) -> bool:
     """Does the question name this table entry, in full or by a short form?"""
     if len(compact(name)) >= 2 and compact(name) in compact(question):
         return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import unicodedata
 from collections import Counter
@@ -18,6 +19,11 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Iterator
+
+from stiqa.ingest.chunker import compact_name
+from stiqa.ingest.files import corpus_files, load_document
+
+log = logging.getLogger(__name__)
 
 DATA_FILE = Path(__file__).with_name("data") / "programs.json"
 LIST_FIELDS = ("aliases", "agency", "purpose", "audience", "direction", "regions", "fields",
@@ -213,8 +219,6 @@ def find_program_mentions(text: str, catalog: Catalog) -> list[str]:
 def _read_corpus(corpus_dir: Path, problems: list[str]) -> dict[str, list[str]]:
     """The same files, decoded the same way, as the index reads (ingest.load_document): a huge,
     binary or unreadable file is skipped here too, with its reason."""
-    from stiqa.ingest.chunker import corpus_files, load_document
-
     texts: dict[str, list[str]] = {}
     for path in corpus_files(corpus_dir):
         try:
@@ -561,3 +565,14 @@ def build_catalog(corpus_dir: Path, data_file: Path = DATA_FILE) -> Catalog:
     if key not in _CACHE:
         _CACHE[key] = _build(corpus_dir, data_file)
     return _CACHE[key]
+
+
+def program_names(corpus_dir: Path) -> frozenset[str]:
+    """Program names the catalog derives from the corpus, in the chunker's compact form (empty if the
+    catalog cannot be built): the index build passes them to the chunker to sharpen slide titles."""
+    try:
+        catalog = build_catalog(corpus_dir)
+    except Exception as exc:  # the catalog only sharpens slide titles; chunking goes on without it
+        log.warning("program catalog unavailable for chunking: %s", exc)
+        return frozenset()
+    return frozenset(compact_name(p.name.value) for p in catalog.programs)

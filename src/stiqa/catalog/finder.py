@@ -340,7 +340,7 @@ def answer_situation(catalog: Catalog, question: str, top: int = 3) -> Answer | 
     titles: dict[str, tuple[str, str]] = {}
     lines: dict[str, list[str]] = {}
     if catalog.corpus_dir:
-        from stiqa.ingest.chunker import read_metadata_table
+        from stiqa.ingest.files import read_metadata_table
         titles = read_metadata_table(Path(catalog.corpus_dir))
     cites: dict[tuple[str, int, int], Citation] = {}
     for m in matches:

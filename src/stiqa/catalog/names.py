@@ -15,6 +15,15 @@ from collections.abc import Callable, Iterable
 from stiqa.text.japanese import compact, normalize
 from stiqa.records import Chunk
 
+#: a program's name as documents write it: an acronym (SICORP, EXPERT-J), a quoted name (「○○」),
+#: or a name of its kind (…事業, …プログラム, …制度, …基金, …イニシアティブ), with its abbreviation
+NAME = re.compile(
+    r"[一-龯ァ-ヴー・A-Za-z0-9]{2,}(?:事業|プログラム|制度|基金|イニシアティブ)(?:\s*[（(][^)）]{2,20}[)）])?"
+    r"|(?<![A-Za-z])[A-Z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)+(?![A-Za-z])|(?<![A-Za-z])[A-Z]{3,}(?![A-Za-z])|「([^」]{2,16})」")
+#: bodies, not programs: a lexicon of the field (knowledge of Japanese public administration)
+AGENCIES = {"MEXT", "JST", "JSPS", "AMED", "CSTI", "NISTEP", "JICA", "NEDO", "RIKEN", "HC", "PDF", "FA"}
+_GENERIC = re.compile(r"^(本|同|当|各|新規|関連|その他の?|他の?)?(事業|プログラム|制度|基金|イニシアティブ)$")
+
 _KIND = r"(?:事業|プログラム|制度|基金|イニシアティブ|推進費|計画)"
 _FULL_ABBR = re.compile(rf"([一-龯ァ-ヴー・A-Za-z0-9]{{2,40}}?{_KIND})\s*[（(]([A-Za-z][A-Za-z0-9\-]{{1,15}}|[一-龯ァ-ヴー]{{2,6}})[)）]")
 _ABBR_FULL = re.compile(rf"(?<![A-Za-z])([A-Z][A-Za-z0-9\-]{{1,12}})\s*[:：]?\s+([一-龯ァ-ヴー・]{{4,40}}{_KIND})")
@@ -88,3 +97,15 @@ def topic_lookup(groups: list[list[str]], base: Callable[[str], list[list[str]]]
         return sorted(found, key=lambda g: -max(len(n) for n in g))[:2] if len(found) > 2 else found
 
     return lookup
+
+
+def program_names_in(text: str) -> list[str]:
+    """Program-like names in a text, in reading order (agencies and bare kind words left out)."""
+    out = []
+    for m in NAME.finditer(normalize(text)):
+        name = (m.group(1) or m.group(0)).strip("「」 ")
+        if name.upper() in AGENCIES or _GENERIC.match(name) or re.fullmatch(r"[\d\-]+", name):
+            continue
+        if name not in out:
+            out.append(name)
+    return out

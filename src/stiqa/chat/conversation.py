@@ -7,15 +7,17 @@ and correct a misreading.
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
-from stiqa.answer import Answerer, AliasLookup
-from stiqa.config import Settings
 from stiqa.text.japanese import normalize
 from stiqa.records import Answer
 from stiqa.answer.question import COMPARE, analyze
+from stiqa.chat.llm import ask_with_llm
+from stiqa.chat.turns import Turn, check_question
+
+if TYPE_CHECKING:  # the engine holds conversations; a conversation only calls it
+    from stiqa.engine import Assistant
 
 _PRONOUN = re.compile(r"^(その|それ|この|あの|同じ|同|当該|そちら|こちら|これ|あれ)(事業|制度|プログラム|施策)?(の|は|って|で|に|、)?")
 _OPENERS = re.compile(r"^(では|じゃあ|じゃ|で、|それでは|それじゃ|また|あと|ちなみに|and |what about |how about )", re.I)
@@ -94,14 +96,6 @@ def _short_name(group: list[str]) -> str:
 
 
 @dataclass
-class Turn:
-    question: str
-    resolved: str
-    topic: list[str]  # the names of the program/topic this turn was about
-    answer: Answer
-
-
-@dataclass
 class Conversation:
     """One user's conversation state (each web session holds its own)."""
 
@@ -165,9 +159,7 @@ class Conversation:
 
     def ask(self, question: str, *, use_llm: bool = True) -> Answer:
         if use_llm and (self.assistant.settings.llm_url or self.assistant.settings.llm_gguf):
-            from stiqa.chat.llm import ask_with_llm  # guarded LLM answer; falls back to ask(use_llm=False)
-
-            return ask_with_llm(self, question)
+            return ask_with_llm(self, question)  # guarded LLM answer; falls back to ask(use_llm=False)
         problem = check_question(question, self.assistant.settings.max_question_chars)
         if problem:  # junk is never read as a follow-up of the previous turn
             ans = Answer(question, problem, [], True, backend="input")
@@ -204,114 +196,3 @@ class Conversation:
     def replay(self, history: list[str]) -> None:
         for q in history:
             self.ask(q)
-
-
-class Assistant:
-    """The loaded pipeline (searcher, answerer, alias table); one per process, thread-safe reads."""
-
-    def __init__(self, settings: Settings, *, searcher: Any = None, aliases: AliasLookup | None = None,
-                 finder: Any = None) -> None:
-        from stiqa.retrieve.search import Searcher
-
-        from stiqa.catalog.names import name_groups, topic_lookup
-
-        self.settings = settings
-        self.searcher = searcher or Searcher.open(settings)
-        self._aliases = aliases
-        # a conversation's topics: the catalog's programs and the names the documents introduce
-        # themselves (「正式名称（略称）」), so a new document's program is a topic too (names.py)
-        self._topics = topic_lookup(name_groups(self.searcher.chunks), aliases)
-        from stiqa.answer.model import load as load_ranker
-
-        # "none": the readers' own answer, unchosen (what `stiqa train` collects its data from)
-        ranker = None if settings.answer_model == "none" else load_ranker(settings.answer_model or None)
-        self.answerer = Answerer(self.searcher, aliases=aliases, finder=finder, ranker=ranker)
-
-    def in_corpus(self, phrase: str) -> bool:
-        from stiqa.text.japanese import compact
-        from stiqa.answer.passages import flat
-
-        p = compact(phrase)
-        return any(p in flat(c) for c in self.searcher.chunks)
-
-    def mentions(self, text: str) -> list[list[str]]:
-        return self._topics(text)
-
-    @classmethod
-    def open(cls, settings: Settings | None = None, **overrides: Any) -> "Assistant":
-        """The engine for ``settings`` (default: corpus/ and index/, ``STIQA_*`` variables, then
-        ``overrides`` such as ``corpus_dir=...``), its index brought up to date first (only
-        changed files are embedded; a no-op takes milliseconds)."""
-        from stiqa.config import load_settings
-        from stiqa.index.build import build_index
-
-        settings = settings.with_overrides(**overrides) if settings else load_settings(**overrides)
-        build_index(settings)
-        return get_assistant(settings)
-
-    def chat(self) -> Conversation:
-        """A new conversation: follow-ups (「その予算は？」) are read against its earlier turns."""
-        return Conversation(self)
-
-    def conversation(self) -> Conversation:
-        return Conversation(self)
-
-    def answer(self, question: str, *, interpretation: str = "") -> Answer:
-        problem = check_question(question, self.settings.max_question_chars)
-        if problem:
-            return Answer(question, problem, [], True, backend="input")
-        # no lock: the answerer keeps no per-question state (each question runs on its own copy),
-        # Sudachi tokenisers are per thread, the BM25 and sentence matrices are read-only, and the
-        # e5 engine serialises its own calls
-        return self.answerer.answer(question, interpretation=interpretation)
-
-    def ask(self, question: str, history: list[str] | None = None) -> Answer:
-        conv = self.conversation()
-        conv.replay(history or [])
-        return conv.ask(question)
-
-
-def check_question(question: Any, limit: int) -> str:
-    """A clear message for input that cannot be a question; '' when it is fine."""
-    if question is not None and not isinstance(question, str):
-        return f"質問は文字列で渡してください（{type(question).__name__} が渡されました）。"
-    if not question or not question.strip():
-        return "質問が空です。質問を入力してください。"
-    if len(question) > limit:
-        return f"質問が長すぎます（{len(question):,} 文字）。{limit:,} 文字以内で入力してください。"
-    if not re.search(r"[\w\u3040-\u30ff\u4e00-\u9fff]", normalize(question)):
-        return "質問として読める文字がありません。"
-    return ""
-
-
-_ENGINE: dict[tuple, Assistant] = {}
-_ENGINE_LOCK = threading.Lock()
-
-
-def get_assistant(settings: Settings) -> Assistant:
-    """The cached engine for these settings (reopened when the index generation changes)."""
-    from stiqa.index.build import current_generation
-
-    gen = current_generation(settings.index_dir)
-    key = (settings, gen.name if gen else None)
-    with _ENGINE_LOCK:
-        eng = _ENGINE.get(key)
-        if eng is None:
-            old = [k for k in _ENGINE if k[0] == settings]
-            embedder = _ENGINE[old[0]].searcher.embedder if old else None
-            from stiqa.retrieve.search import Searcher
-
-            searcher = Searcher.open(settings, embedder)
-            aliases, finder = _catalog_hooks(settings, searcher.chunks)
-            eng = Assistant(settings, searcher=searcher, aliases=aliases, finder=finder)
-            for k in old:
-                del _ENGINE[k]
-            _ENGINE[key] = eng
-        return eng
-
-
-def _catalog_hooks(settings: Settings, chunks: list):
-    """Alias lookup and program finder from the catalog (or the chunk headings without it)."""
-    from stiqa.catalog import aliases as programs
-
-    return programs.hooks(settings, chunks)

@@ -34,6 +34,7 @@ from stiqa.answer.guard import numbers_supported
 from stiqa.config import Settings
 from stiqa.text.japanese import normalize, numbers, parse_amounts
 from stiqa.records import Answer, Chunk, Citation, Hit
+from stiqa.chat.turns import Turn, check_question
 from stiqa.chat.prompts import NOT_FOUND, answer_messages, condense_messages
 from stiqa.retrieve.search import expand_query
 
@@ -347,8 +348,6 @@ class LLMAnswerer:
              *, stream: bool) -> Iterator[str | Answer]:
         t0 = time.perf_counter()
         fallback = fallback or (lambda: self.assistant.answer(question))
-        from stiqa.chat.conversation import check_question
-
         if check_question(question, self.settings.max_question_chars):
             yield fallback()  # the usual input message; no model call
             return
@@ -419,8 +418,6 @@ def _record(conv: Any, question: str, before: int, ans: Answer) -> None:
     """Add the turn for an accepted LLM answer (the extractive fallback records its own)."""
     if len(conv.turns) != before:
         return
-    from stiqa.chat.conversation import Turn
-
     resolved = ans.interpretation.removeprefix("解釈：") or normalize(question).strip()
     own = conv.assistant.mentions(resolved)
     conv.turns.append(Turn(question, resolved, own[0] if own else conv.topic(), ans))

@@ -53,7 +53,7 @@ def collect(sets: dict[str, Path], settings: Any, *, progress: bool = False) -> 
     """Every question of every set with its options labelled (the model switched off)."""
     from dataclasses import replace
 
-    from stiqa.chat.conversation import get_assistant
+    from stiqa.engine import get_assistant
     from stiqa.evaluate.corpus import prepare, set_corpus
     from stiqa.evaluate.run import load_questions
     from stiqa.evaluate.scoring import citation_correct, is_correct
@@ -64,7 +64,7 @@ def collect(sets: dict[str, Path], settings: Any, *, progress: bool = False) -> 
         assistant = get_assistant(replace(prepare(settings, set_corpus(path, None)), answer_model="none"))
         items = load_questions(path)
         for n, item in enumerate(items):
-            conv = assistant.conversation()
+            conv = assistant.chat()
             conv.replay(item.get("history") or [])
             trace: list = []
             token = TRACE.set(trace)

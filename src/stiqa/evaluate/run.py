@@ -183,7 +183,7 @@ def evaluate(assistant: Any, items: Iterable[dict[str, Any]], progress: bool = T
 
         bar = tqdm(items, desc="評価", unit="問", file=sys.stderr)
     for item in bar:
-        conv = assistant.conversation()
+        conv = assistant.chat()
         conv.replay(item.get("history") or [])
         t0 = time.perf_counter()
         ans = conv.ask(item["question"])
@@ -382,7 +382,7 @@ def write_results(results: list[dict[str, Any]], path: str | Path) -> Path:
 # --------------------------------------------------------------------------- faces
 
 def _assistant(settings: Settings) -> Any:
-    from stiqa.chat.conversation import get_assistant
+    from stiqa.engine import get_assistant
     from stiqa.index.build import current_generation
 
     if current_generation(settings.index_dir) is None:

@@ -36,7 +36,9 @@ from typing import Any
 import numpy as np
 
 from stiqa.config import CHUNKER_VERSION, Settings
-from stiqa.ingest.chunker import Skipped, chunk_corpus, corpus_files, file_sha256, load_corpus, program_names
+from stiqa.ingest.files import Skipped, corpus_files, file_sha256, load_corpus
+from stiqa.ingest.chunker import chunk_corpus
+from stiqa.catalog.build import program_names
 from stiqa.text.japanese import char_ngrams, tokens
 from stiqa.records import Chunk
 

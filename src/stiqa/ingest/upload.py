@@ -59,7 +59,7 @@ def _indexable(uploaded: Path, target: Path, corpus: Path) -> None:
     with the reader's reason when the index would skip it (unreadable, no text, a duplicate)."""
     import tempfile
 
-    from stiqa.ingest.chunker import corpus_files, load_document
+    from stiqa.ingest.files import corpus_files, load_document
 
     with tempfile.TemporaryDirectory(prefix="stiqa-upload-") as tmp:
         probe = Path(tmp) / target.name

@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 def session(settings: Settings, conv: Any, question: Any) -> tuple[Any, str]:
     """(conversation bound to the current index, error message); the conversation is created lazily."""
-    from stiqa.chat.conversation import check_question, get_assistant
+    from stiqa.chat.turns import check_question
+    from stiqa.engine import get_assistant
     from stiqa.index.build import IndexError_
 
     problem = check_question(question, settings.max_question_chars)
@@ -37,7 +38,7 @@ def session(settings: Settings, conv: Any, question: Any) -> tuple[Any, str]:
         log.exception("engine failed to open")
         return conv, "検索エンジンを開けませんでした。管理者に連絡してください（詳細はサーバーのログ）。"
     if conv is None:
-        conv = assistant.conversation()
+        conv = assistant.chat()
     else:
         conv.assistant = assistant  # keep this user's turns, answer with the current index
     return conv, ""

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def documents_html(settings: Settings) -> str:
-    from stiqa.ingest.chunker import corpus_files, read_metadata_table
+    from stiqa.ingest.files import corpus_files, read_metadata_table
 
     try:
         files = corpus_files(settings.corpus_dir)

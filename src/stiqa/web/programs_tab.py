@@ -177,7 +177,7 @@ def source_lines(corpus_dir: Any, source: str) -> list[str]:
     """A corpus file's lines as the catalog numbers them (read as the index reads; cached on mtime/size)."""
     from pathlib import Path
 
-    from stiqa.ingest.chunker import load_document
+    from stiqa.ingest.files import load_document
 
     path = Path(corpus_dir) / source
     try:
