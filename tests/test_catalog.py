@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from stiqa.catalog.build import (DATA_FILE, alias_table, build_catalog, find_program_mentions, mention_key)
+from stiqa.catalog.records import DATA_FILE, alias_table, find_program_mentions, mention_key
+
+from stiqa.catalog.build import build_catalog
 from stiqa.config import Settings
 
 CORPUS = Settings().corpus_dir

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import launch_chromium
 
-from stiqa.catalog.build import Budget, Catalog, Fact, Program, build_catalog, match_key
+from stiqa.catalog.records import Budget, Catalog, Fact, Program, match_key
+
+from stiqa.catalog.build import build_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"

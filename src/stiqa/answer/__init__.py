@@ -2,7 +2,8 @@
 
 ``Answerer`` (answerer.py) runs the readers over one question's hits; ``options`` turns what they
 found into ``Option``s; ``features`` describes each option against the question; ``model`` scores
-them with the committed model file and decides whether to answer at all; ``train`` refits it.
+them with the committed model file and decides whether to answer at all (``stiqa.evaluate.train``
+refits it); ``lines``, ``money``, ``claims`` and ``relevance`` are the readers' mixins.
 """
 from stiqa.answer.answerer import ABSTAIN_TEXT, AliasLookup, Answerer
 

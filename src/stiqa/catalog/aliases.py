@@ -41,7 +41,8 @@ def heading_aliases(program_names: list[str]) -> Callable[[str], list[list[str]]
 def hooks(settings: Settings, chunks: list[Any] | None = None):
     """(alias lookup, finder) for the Assistant."""
     try:
-        from stiqa.catalog.build import build_catalog, find_program_mentions
+        from stiqa.catalog.build import build_catalog
+        from stiqa.catalog.records import find_program_mentions
     except ImportError:
         names = [c.program for c in chunks or [] if c.program]
         return (heading_aliases(names) if names else None), None

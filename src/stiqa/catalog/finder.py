@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from stiqa.catalog.build import (FIELD_LABELS, Catalog, Fact, Program, build_catalog, find_program_mentions,
-                      mention_key, nfkc, tags_for)
+from stiqa.catalog.records import FIELD_LABELS, Catalog, Fact, Program, find_program_mentions, mention_key, nfkc, tags_for
+
+from stiqa.catalog.build import build_catalog
 from stiqa.records import Answer, Citation
 
 # Situation-only wording (colloquial Japanese and English), applied to lower-cased NFKC text on top

@@ -36,7 +36,7 @@ class Cell:
     """One cited value of the comparison table: an optional lead (budget kind, direction) and the value."""
 
     value: str
-    fact: Any  # stiqa.catalog.build.Fact
+    fact: Any  # stiqa.catalog.records.Fact
     lead: str = ""
 
 
@@ -44,7 +44,7 @@ class Cell:
 class Selection:
     """What the finder tab shows: programs (with the finder's reason when a situation was given) and notes."""
 
-    programs: tuple[Any, ...]  # stiqa.catalog.build.Program
+    programs: tuple[Any, ...]  # stiqa.catalog.records.Program
     reasons: dict[str, str]
     notes: tuple[str, ...] = ()
     empty_message: str = ""
@@ -68,7 +68,7 @@ def program_label(program: Any) -> str:
 
 def filter_choices(catalog: Any) -> dict[str, list[tuple[str, str]]]:
     """(label, tag) choices per filter: the tags the catalog's programs carry, in the vocabulary's order."""
-    from stiqa.catalog.build import load_vocabulary
+    from stiqa.catalog.records import load_vocabulary
 
     vocab = load_vocabulary()
     out: dict[str, list[tuple[str, str]]] = {}
