@@ -54,7 +54,8 @@ def test_the_model_file_names_the_data_it_was_fitted_on():
     (json.dumps({"features_version": 0, "names": []}), "別の版"),
 ])
 def test_a_missing_corrupt_or_stale_model_is_named_with_the_command_that_rebuilds_it(tmp_path, content, says):
-    from stiqa.answer.model import ModelError, load
+    from stiqa.errors import ModelError
+    from stiqa.answer.model import load
 
     path = tmp_path / "ranker.json"
     if content is not None:

@@ -40,7 +40,8 @@ def gate(request, settings, artifacts):
     """One evaluation of a whole set (shared by every check below; results kept as an artifact)."""
     from stiqa.engine import get_assistant
     from stiqa.evaluate.corpus import prepare, set_corpus
-    from stiqa.evaluate.run import evaluate, format_summary, load_baseline, load_questions, write_results
+    from stiqa.evaluate.run import evaluate, load_baseline, load_questions
+    from stiqa.evaluate.report import format_summary, write_results
 
     questions, baseline = SETS[request.param]
     if not baseline.is_file():

@@ -19,7 +19,8 @@ import pytest
 
 from stiqa.engine import get_assistant
 from stiqa.config import load_settings
-from stiqa.index.build import IndexError_, build_index, chroma_client, collection_name, current_generation, index_status
+from stiqa.errors import IndexError_
+from stiqa.index.build import build_index, chroma_client, collection_name, current_generation, index_status
 from stiqa.retrieve.search import Searcher
 
 ROOT = Path(__file__).resolve().parents[1]

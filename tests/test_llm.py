@@ -197,7 +197,8 @@ def test_http_500_gives_extractive_with_notice(llm_assistant, assistant, server)
 
 
 def test_timeout_is_fast_and_gives_extractive(llm_assistant, server):
-    from stiqa.chat.llm import LLMError, answerer_for
+    from stiqa.errors import LLMError
+    from stiqa.chat.llm import answerer_for
 
     backend = answerer_for(llm_assistant).backend
     server.script(Reply("ok"), Reply("遅すぎる回答 [1]", delay=8.0), Reply("遅すぎる回答 [1]", delay=8.0))

@@ -2,7 +2,6 @@
 and the dependencies are pinned so a fresh install gets what was tested."""
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from pathlib import Path

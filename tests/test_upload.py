@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from conftest import free_port, launch_chromium
-from stiqa.ingest.upload import MAX_BYTES, UploadError, add_document, safe_name
+from stiqa.ingest.upload import MAX_BYTES, add_document, safe_name
+from stiqa.errors import UploadError
 
 NOTE = "# 架空研究交流事業の概要\n\n架空研究交流事業の令和6年度予算額は12億円である。\n"
 

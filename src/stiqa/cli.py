@@ -11,10 +11,7 @@ import json
 import os
 import sys
 from typing import Any
-
-
-class CliError(Exception):
-    pass
+from stiqa.errors import CliError
 
 
 def _settings(args: argparse.Namespace):

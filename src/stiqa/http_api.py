@@ -35,6 +35,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stiqa.config import Settings, is_loopback
+from stiqa.errors import ApiError
 
 MODEL = "stiqa"
 #: the largest request body read (a chat request is a few kilobytes; 1 MB leaves room for long histories)
@@ -42,12 +43,6 @@ MAX_BODY = 1024 * 1024
 #: earlier user turns replayed: each is answered again, so an unbounded history would let one
 #: request hold a core for minutes; a follow-up is read against the last turns only
 MAX_REPLAYED = 3
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, kind: str = "invalid_request_error") -> None:
-        super().__init__(message)
-        self.status, self.message, self.kind = status, message, kind
 
 
 def check_serve(settings: Settings) -> str:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stiqa.answer.features import NAMES
+from stiqa.errors import ModelError
 
 #: the committed model file
 DEFAULT_PATH = Path(__file__).with_name("ranker.json")
@@ -27,10 +28,6 @@ FEATURES_VERSION = 3
 REBUILD = "`stiqa train` で作り直してください"
 #: what the answerability model sees beyond the chosen option's features
 EXTRA = ("score", "margin", "n_rivals")
-
-
-class ModelError(RuntimeError):
-    """The model file is missing, unreadable or fitted for other features."""
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from stiqa.config import CHUNKER_VERSION, Settings
-from stiqa.index.build import (EmbeddingCache, IndexError_, build_lock, content_key, current_generation, embed_chunks,
-                    read_manifest, write_generation)
+from stiqa.index.build import EmbeddingCache, build_lock, content_key, current_generation, embed_chunks, read_manifest, write_generation
+from stiqa.errors import IndexError_
 from stiqa.text.japanese import char_ngrams
 from stiqa.records import Chunk
 from stiqa.retrieve.search import top_positions

@@ -41,15 +41,12 @@ from stiqa.ingest.chunker import chunk_corpus
 from stiqa.catalog.build import program_names
 from stiqa.text.japanese import char_ngrams, tokens
 from stiqa.records import Chunk
+from stiqa.errors import IndexError_
 
 log = logging.getLogger(__name__)
 
 COLLECTION = "stiqa"
 MANIFEST_VERSION = 1
-
-
-class IndexError_(RuntimeError):
-    """The index is missing, corrupt, stale beyond use, or built with another model."""
 
 
 @dataclass

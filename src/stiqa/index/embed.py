@@ -175,7 +175,8 @@ class E5TorchEmbedding(BaseEmbedding):
 
     def __init__(self, *, folder: Path | None = None, precision: str = "auto", **kwargs: Any) -> None:
         super().__init__(model_name=E5_MODEL_ID, embed_batch_size=32, **kwargs)
-        from stiqa.index.e5convert import ConversionError, FIX_COMMAND, ensure_converted
+        from stiqa.errors import ConversionError
+        from stiqa.index.e5convert import FIX_COMMAND, ensure_converted
 
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         import torch  # noqa: F401  (the import this engine exists for)
@@ -321,7 +322,7 @@ class E5AutoEmbedding(BaseEmbedding):
         if not self._use_torch or self._fallback:
             return self._c
         if self._torch is None:
-            from stiqa.index.e5convert import ConversionError
+            from stiqa.errors import ConversionError
 
             try:
                 self._torch = E5TorchEmbedding(precision=self._precision)

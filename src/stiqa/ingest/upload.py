@@ -15,14 +15,11 @@ import shutil
 import unicodedata
 import uuid
 from pathlib import Path
+from stiqa.errors import UploadError
 
 #: the largest document accepted from the page
 MAX_BYTES = 10 * 1024 * 1024
 SUFFIXES = (".md", ".txt", ".pdf")
-
-
-class UploadError(ValueError):
-    """A one-line reason the document was not added."""
 
 
 def safe_name(name: str) -> str:

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from stiqa.config import CHUNKER_VERSION, Settings
-from stiqa.index.build import IndexError_, chroma_client, collection_name, current_generation, read_manifest
+from stiqa.errors import IndexError_
+from stiqa.index.build import chroma_client, collection_name, current_generation, read_manifest
 from stiqa.text.japanese import char_ngrams, fiscal_years, normalize, tokens, western_to_reiwa
 from stiqa.records import Chunk, Hit
 

@@ -23,7 +23,7 @@ def session(settings: Settings, conv: Any, question: Any) -> tuple[Any, str]:
     """(conversation bound to the current index, error message); the conversation is created lazily."""
     from stiqa.chat.turns import check_question
     from stiqa.engine import get_assistant
-    from stiqa.index.build import IndexError_
+    from stiqa.errors import IndexError_
 
     problem = check_question(question, settings.max_question_chars)
     if problem:

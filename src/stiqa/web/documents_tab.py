@@ -135,7 +135,8 @@ def report_text(report: Any, corpus_dir: Path) -> str:
 def add_uploaded(settings: Settings, uploaded: Any, replace_existing: bool) -> tuple[str, str, str]:
     """Save an uploaded document into corpus/ and index it: (report, status, documents) HTML.
     The browser's upload is deleted from Gradio's folder either way (added: copied; refused: unwanted)."""
-    from stiqa.ingest.upload import UploadError, add_document, discard
+    from stiqa.errors import UploadError
+    from stiqa.ingest.upload import add_document, discard
 
     path = getattr(uploaded, "name", uploaded)
     if not path:
