@@ -70,15 +70,15 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 
 
 def stage_split(searcher: Any, queries: Sequence[tuple[str, str]]) -> tuple[list[float], dict[str, float]]:
-    """Warm retrieval latency (ms) per query, and the median of each stage of ``searcher.times``."""
+    """Warm retrieval latency (ms) per query, and the median of each stage (``search_timed``)."""
     stages = ("tokenise", "bm25", "embed", "vector", "fuse", "rerank")
     per: dict[str, list[float]] = {s: [] for s in stages}
     lat = []
     for q, bm_q in queries:
-        _, ms = timed(lambda: searcher.search(q, bm25_query=bm_q))
+        (_, times), ms = timed(lambda: searcher.search_timed(q, bm25_query=bm_q))
         lat.append(ms)
         for s in stages:
-            per[s].append(getattr(searcher.times, s))
+            per[s].append(getattr(times, s))
     return lat, {s: round(statistics.median(v), 3) if v else 0.0 for s, v in per.items()}
 
 

@@ -2,6 +2,8 @@
 the question's words wins; the heading's words count for every passage under it."""
 from __future__ import annotations
 
+import pytest
+
 from dataclasses import replace
 
 from stiqa.records import Chunk
@@ -40,7 +42,7 @@ def test_heading_words_count_for_every_passage_under_the_heading():
     assert m.scores("", [0, 1]).tolist() == [0.0, 0.0]
 
 
-def test_search_records_the_rerank_stage_and_the_weight_changes_the_order(settings):
+def test_search_times_the_rerank_stage_and_the_weight_changes_the_order(settings):
     from stiqa.retrieve.search import Searcher
 
     searcher = Searcher.open(settings)
@@ -48,8 +50,8 @@ def test_search_records_the_rerank_stage_and_the_weight_changes_the_order(settin
     searcher.settings = replace(settings, sentence_weight=0.0)
     plain = searcher.search(q, 10)
     searcher.settings = replace(settings, sentence_weight=5.0)
-    heavy = searcher.search(q, 10)
-    assert searcher.times.rerank > 0.0
+    heavy, times = searcher.search_timed(q, 10)
+    assert times.rerank > 0.0
     assert len(plain) == len(heavy) == 10
     # a heavy weight lets the best-matching sentence decide the order: the new first hit has a
     # sentence score at least as high as the old first hit's
@@ -58,3 +60,24 @@ def test_search_records_the_rerank_stage_and_the_weight_changes_the_order(settin
     first_new, first_old = m.scores(q, [pos[heavy[0].chunk.id], pos[plain[0].chunk.id]])
     assert first_new >= first_old
     searcher.settings = settings
+
+
+def test_an_unknown_fusion_is_refused_with_the_choices(settings):
+    from stiqa.retrieve.search import Searcher
+
+    searcher = Searcher.open(settings)
+    with pytest.raises(ValueError, match="weighted, rrf, bm25, dense"):
+        searcher.search("SATREPSの相手国は", 5, fusion="x")
+    assert [h.chunk.id for h in searcher.search("SATREPSの相手国は", 5, fusion="rrf")]
+
+
+def test_the_searcher_keeps_no_state_per_call(settings):
+    """Shared by every thread: each call's timings come back with its hits, never on the searcher."""
+    from stiqa.retrieve.search import Searcher
+
+    searcher = Searcher.open(settings)
+    before = dict(vars(searcher))
+    _, a = searcher.search_timed("SICORPの予算は", 5)
+    _, b = searcher.search_timed("SATREPSの相手国は", 5)
+    assert a is not b and a.embed >= 0 and b.fuse >= 0
+    assert {k for k in vars(searcher) if k not in before} <= {"_matcher", "_position"}

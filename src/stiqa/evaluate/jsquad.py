@@ -6,8 +6,8 @@ Sudachi tokens, Chroma, manifest, generations). Each question is then asked; a h
 question's own paragraph.
 
 ``retrieval_study`` scores every question once per signal (Sudachi BM25, character 1+2-gram BM25,
-dense cosine over all paragraphs) and replays the fusion rules of ``retrieve.Searcher.search`` on
-those arrays, so many fusion settings can be compared without re-running the queries.
+dense cosine over all paragraphs) and fuses those arrays with ``retrieve.fusion``, the code
+``Searcher.search`` answers with, so many fusion settings can be compared without re-running the queries.
 """
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ from stiqa.index.build import EmbeddingCache, build_lock, content_key, current_g
 from stiqa.errors import IndexError_
 from stiqa.text.japanese import char_ngrams
 from stiqa.records import Chunk
-from stiqa.retrieve.search import top_positions
+from stiqa.retrieve import fusion
+from stiqa.retrieve.fusion import top_positions
 
 
 @dataclass(frozen=True)
@@ -188,52 +189,33 @@ class CharBM25:
         return np.asarray(self.bm25.get_scores(toks), dtype=np.float32)
 
 
+#: how the study combines its signals: one alone, or one of the searcher's fusions (retrieve.fusion)
+METHODS = ("single", "rrf", "weighted")
+
+
 def fuse(signals: dict[str, np.ndarray], method: str, *, n: int = 30, weights: dict[str, float] | None = None,
          rrf_k: int = 60, k: int = 10, sentence: Callable[[list[int]], np.ndarray] | None = None) -> list[int]:
-    """Top-k document positions, replaying ``Searcher.search``'s rules on full score arrays.
-
-    ``method``: "single" (the one signal given), "rrf" over the signals' top-n lists, or
-    "weighted": each signal's top-n (BM25: score > 0) pooled; BM25-like signals divided by their
-    max, dense min-max-normalised over its top-n, missing dense counts 0 (as in retrieve.py);
-    ``weights["sentence"]`` adds the second stage (``sentence(pool)``: rerank.SentenceMatcher).
-    """
+    """Top-k document positions from full score arrays, fused by ``retrieve.fusion`` as
+    ``Searcher.search`` fuses them: "single" (the one signal given), "rrf" over the signals' top-n
+    lists, or "weighted" (``weights["sentence"]`` adds the second stage: ``sentence(pool)``)."""
+    if method not in METHODS:
+        raise ValueError(f"method は {', '.join(METHODS)} のいずれかです: {method!r}")
     if method == "single":
         (name, s), = signals.items()
-        return [int(i) for i in top_positions(s, k, positive=False) if name == "dense" or s[i] > 0]
-    tops = {name: top_positions(s, n, positive=False) for name, s in signals.items()}
-    scores: dict[int, float] = {}
+        return [int(i) for i in top_positions(s, k, positive=name != "dense")]
+    tops = {name: top_positions(s, n, positive=name != "dense") for name, s in signals.items()}
     if method == "rrf":
-        for name, order in tops.items():
-            s = signals[name]
-            for r, i in enumerate(order):
-                if name == "dense" or s[i] > 0:
-                    scores[int(i)] = scores.get(int(i), 0.0) + 1.0 / (rrf_k + r)
-    elif method == "weighted":
-        weights = weights or {}
-        pool: set[int] = set()
-        for name, order in tops.items():
-            s = signals[name]
-            pool.update(int(i) for i in order if name == "dense" or s[i] > 0)
-        pool_arr = np.fromiter(pool, dtype=np.int64)
-        total = np.zeros(pool_arr.size, dtype=np.float64)
-        for name, s in signals.items():
-            w = weights.get(name, 0.0)
-            if not w:
-                continue
-            if name == "dense":
-                top = tops[name]
-                lo, hi = float(s[top].min()), float(s[top].max())
-                in_top = np.isin(pool_arr, top)
-                total += w * np.where(in_top, (s[pool_arr] - lo) / ((hi - lo) or 1.0), 0.0)
-            else:
-                mx = float(s.max())
-                total += w * s[pool_arr] / (mx if mx > 0 else 1.0)
-        if weights.get("sentence") and sentence is not None:
-            total += weights["sentence"] * np.asarray(sentence(pool_arr.tolist()), dtype=np.float64)
-        scores = dict(zip(pool_arr.tolist(), total.tolist()))
-    else:
-        raise ValueError(f"未知の融合方式です: {method}")
-    return [i for i, _ in sorted(scores.items(), key=lambda kv: -kv[1])[:k]]
+        return [i for i, _ in fusion.ranked(fusion.rrf([tops[name].tolist() for name in signals], k=rrf_k), k)]
+    weights = weights or {}
+    lexical = [(weights.get(name, 0.0), s, tops[name]) for name, s in signals.items() if name != "dense"]
+    dense = None
+    if "dense" in signals:
+        top = tops["dense"]
+        dense = (weights.get("dense", 0.0), top, signals["dense"][top].astype(np.float64))
+    pool, total = fusion.weighted(lexical, dense)
+    if weights.get("sentence") and sentence is not None:
+        total += weights["sentence"] * np.asarray(sentence(pool.tolist()), dtype=np.float64)
+    return [i for i, _ in fusion.ranked(dict(zip(pool.tolist(), total.tolist())), k)]
 
 
 #: the methods compared in the README (name -> (method, signals, weights))

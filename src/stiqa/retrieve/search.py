@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,14 @@ from stiqa.errors import IndexError_
 from stiqa.index.build import chroma_client, collection_name, current_generation, read_manifest
 from stiqa.text.japanese import char_ngrams, fiscal_years, normalize, tokens, western_to_reiwa
 from stiqa.records import Chunk, Hit
+from stiqa.retrieve import fusion as fuse
+from stiqa.retrieve.fusion import check_fusion, top_positions
 
 
 @dataclass
 class StageTimes:
-    """Milliseconds per stage of the last search (for the benchmark's per-stage split)."""
+    """Milliseconds per stage of one search (the benchmark's per-stage split). Each search fills
+    its own: the searcher is shared by every thread and keeps nothing per call."""
 
     tokenise: float = 0.0
     bm25: float = 0.0
@@ -61,7 +64,6 @@ class Searcher:
     collection: Any
     embedder: Any
     manifest: dict[str, Any]
-    times: StageTimes = field(default_factory=StageTimes)
 
     @classmethod
     def open(cls, settings: Settings, embedder: Any = None) -> "Searcher":
@@ -101,13 +103,14 @@ class Searcher:
 
     # -------------------------------------------------------- the two retrievers
 
-    def bm25_scores(self, query: str) -> np.ndarray:
+    def bm25_scores(self, query: str, times: StageTimes | None = None) -> np.ndarray:
+        times = times or StageTimes()
         t = time.perf_counter()
         toks = [w for w in tokens(query) if w in self.bm25.vocab_dict]
-        self.times.tokenise = (time.perf_counter() - t) * 1000
+        times.tokenise = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         scores = self.bm25.get_scores(toks) if toks else np.zeros(len(self.chunks), dtype=np.float32)
-        self.times.bm25 = (time.perf_counter() - t) * 1000
+        times.bm25 = (time.perf_counter() - t) * 1000
         return np.asarray(scores, dtype=np.float32)
 
     def char_scores(self, query: str) -> np.ndarray:
@@ -116,14 +119,15 @@ class Searcher:
             return np.zeros(len(self.chunks), dtype=np.float32)
         return np.asarray(self.chars.get_scores(toks), dtype=np.float32)
 
-    def dense_scores(self, query: str, n: int) -> dict[int, float]:
+    def dense_scores(self, query: str, n: int, times: StageTimes | None = None) -> dict[int, float]:
+        times = times or StageTimes()
         t = time.perf_counter()
         qvec = self.embedder.get_query_embedding(query)
-        self.times.embed = (time.perf_counter() - t) * 1000
+        times.embed = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         res = self.collection.query(query_embeddings=[qvec], n_results=min(n, len(self.chunks)),
                                     include=["distances"])
-        self.times.vector = (time.perf_counter() - t) * 1000
+        times.vector = (time.perf_counter() - t) * 1000
         pos = self.position
         return {pos[cid]: 1.0 - float(d) for cid, d in zip(res["ids"][0], res["distances"][0]) if cid in pos}
 
@@ -150,66 +154,52 @@ class Searcher:
     def search(self, query: str, k: int | None = None, *, fusion: str | None = None,
                bm25_query: str | None = None) -> list[Hit]:
         """Top-k hits for a query; ``bm25_query`` may carry alias/year expansions."""
+        return self.search_timed(query, k, fusion=fusion, bm25_query=bm25_query)[0]
+
+    def search_timed(self, query: str, k: int | None = None, *, fusion: str | None = None,
+                     bm25_query: str | None = None) -> tuple[list[Hit], StageTimes]:
+        """``search`` with the milliseconds each stage took for this call."""
+        times = StageTimes()
         k = k or self.settings.top_k
-        fusion = fusion or self.settings.fusion
+        fusion = check_fusion(fusion or self.settings.fusion)
         n = max(self.settings.candidates, k)
-        bm = self.bm25_scores(bm25_query or query) if fusion != "dense" else None
-        dense = self.dense_scores(query, n) if fusion != "bm25" else {}
+        bm = self.bm25_scores(bm25_query or query, times) if fusion != "dense" else None
+        dense = self.dense_scores(query, n, times) if fusion != "bm25" else {}
         t = time.perf_counter()
         bm_top = top_positions(bm, n) if bm is not None else np.zeros(0, dtype=np.int64)
         bm_rank = {int(i): r for r, i in enumerate(bm_top)}
-        dense_rank = {i: r for r, (i, _) in enumerate(sorted(dense.items(), key=lambda kv: -kv[1]))}
+        dense_order = [i for i, _ in sorted(dense.items(), key=lambda kv: -kv[1])]
+        dense_rank = {i: r for r, i in enumerate(dense_order)}
         if fusion != "weighted":
-            scores: dict[int, float] = {}
             if fusion == "bm25":
                 scores = {i: float(bm[i]) for i in bm_rank}
             elif fusion == "dense":
                 scores = dict(dense)
-            else:  # rrf
-                for ranks in (bm_rank, dense_rank):
-                    for i, r in ranks.items():
-                        scores[i] = scores.get(i, 0.0) + 1.0 / (60 + r)
-            ranked = sorted(scores.items(), key=lambda kv: -kv[1])[:k]
-            self.times.fuse = (time.perf_counter() - t) * 1000
-            self.times.rerank = 0.0
-            return [Hit(self.chunks[i], s, bm_rank.get(i), dense_rank.get(i)) for i, s in ranked]
+            else:
+                scores = fuse.rrf([bm_top.tolist(), dense_order])
+            times.fuse = (time.perf_counter() - t) * 1000
+            return [Hit(self.chunks[i], s, bm_rank.get(i), dense_rank.get(i))
+                    for i, s in fuse.ranked(scores, k)], times
         st = self.settings
         t_char = time.perf_counter()
         ch = self.char_scores(query) if st.char_weight > 0 else None
-        self.times.bm25 += (time.perf_counter() - t_char) * 1000
+        times.bm25 += (time.perf_counter() - t_char) * 1000
         t = time.perf_counter()
+        lexical = [(st.bm25_weight, bm, bm_top)] if bm is not None else []
+        if ch is not None:
+            lexical.append((st.char_weight, ch, top_positions(ch, n)))
         d_idx = np.fromiter(dense.keys(), dtype=np.int64, count=len(dense))
         d_val = np.fromiter(dense.values(), dtype=np.float64, count=len(dense))
-        pool = np.unique(np.concatenate([bm_top, top_positions(ch, n) if ch is not None else bm_top[:0], d_idx]))
-        total = np.zeros(pool.size, dtype=np.float64)
-        # BM25-like scores divided by their max; dense min-max normalised over its candidates
-        if bm is not None and bm.size and bm.max() > 0:
-            total += st.bm25_weight * bm[pool] / float(bm.max())
-        if ch is not None and ch.size and ch.max() > 0:
-            total += st.char_weight * ch[pool] / float(ch.max())
-        if d_val.size:
-            lo, hi = float(d_val.min()), float(d_val.max())
-            total[np.searchsorted(pool, d_idx)] += st.dense_weight * (d_val - lo) / ((hi - lo) or 1.0)
-        self.times.fuse = (time.perf_counter() - t) * 1000
+        pool, total = fuse.weighted(lexical, (st.dense_weight, d_idx, d_val))
+        times.fuse = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
         if st.sentence_weight > 0 and pool.size:
             # second stage: every pooled candidate gains by its best-matching sentence (rerank.py)
             total += st.sentence_weight * self.matcher.scores(query, pool.tolist())
         order = np.argsort(-total, kind="stable")[:k]
         ranked = [(int(pool[j]), float(total[j])) for j in order]
-        self.times.rerank = (time.perf_counter() - t) * 1000
-        return [Hit(self.chunks[i], s, bm_rank.get(i), dense_rank.get(i)) for i, s in ranked]
-
-
-def top_positions(scores: np.ndarray, n: int, *, positive: bool = True) -> np.ndarray:
-    """Positions of the ``n`` highest scores, best first (argpartition: no full sort); with
-    ``positive`` only those above 0 (a BM25 score of 0 is no match)."""
-    n = min(n, scores.size)
-    if n <= 0:
-        return np.zeros(0, dtype=np.int64)
-    idx = np.argpartition(-scores, n - 1)[:n]
-    idx = idx[np.argsort(-scores[idx], kind="stable")].astype(np.int64)
-    return idx[scores[idx] > 0] if positive else idx
+        times.rerank = (time.perf_counter() - t) * 1000
+        return [Hit(self.chunks[i], s, bm_rank.get(i), dense_rank.get(i)) for i, s in ranked], times
 
 
 def make_llama_retriever(searcher: Searcher, k: int | None = None):
