@@ -63,6 +63,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if bar is not None:
         bar.close()
     print(report.summary())
+    if not report.noop:  # what the added or changed files change among the corpus's figures
+        from .ledger.changes import ingest_report
+
+        changes = ingest_report(settings.index_dir)
+        if changes:
+            print(changes)
     return 0
 
 
@@ -210,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", help="--llm で使うモデル名")
     s.set_defaults(func=cmd_eval)
 
+    from .ledger.command import add_parser as add_figures
+
+    add_figures(sub)
+
     from .answer.cli import add_parser as add_train
 
     add_train(sub)
@@ -235,6 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .ledger.command import fast_path  # `stiqa figures` reads one file: no answer stage imported
+
+    if (fast := fast_path(argv)) is not None:
+        return fast
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
