@@ -30,6 +30,7 @@ from ..rank import names_in, rank_asked
 from ..relevance import GENERIC_VERBS, Relevance
 from ..retrieve import Searcher, expand_query
 from ..suggest import BESIDE_COVER, clause_of, suggest
+from .compare import compare_answer, conflict_note
 from .features import matrix
 from .model import Ranker
 from .options import Offer, offer
@@ -106,6 +107,10 @@ class Answerer(Money, Claims, Relevance):
             ans.latency_ms = (time.perf_counter() - t0) * 1000
             ans.interpretation = interpretation
             return ans
+        across = compare_answer(question, q, groups, self.searcher)  # years across documents (ledger)
+        if across is not None:
+            across.latency_ms, across.interpretation = (time.perf_counter() - t0) * 1000, interpretation
+            return across
         dated = document_date(q.text, self.searcher.chunks) if not groups else None
         if dated:  # 「この資料はいつ付け？」: the document's own date line
             hits, result = [], (dated[0], [dated[1]], dated[2])
@@ -168,6 +173,7 @@ class Answerer(Money, Claims, Relevance):
         else:
             text, used, span = result
             text, used = self._guard(text, used, span)
+            text, used = conflict_note(text, used, self.searcher)  # another document's value, named
             ans = Answer(question, text, [Citation.from_chunk(c, span if i == 0 else "") for i, c in enumerate(used)],
                          False, related=[Citation.from_chunk(h.chunk) for h in hits[:4]
                                          if h.chunk.id not in {c.id for c in used}][:3])
