@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from ..guard import numbers_supported
-from ..japanese import compact, fiscal_years, normalize, parse_amounts
+from ..japanese import compact, era_to_western, fiscal_years, normalize, parse_amounts
 from ..ledger.records import Record, era
 from ..ledger.store import FILE, Ledger, LedgerMissing, load
 from ..models import Answer, Chunk, Citation
@@ -62,6 +62,12 @@ def _subject(ledger: Ledger, q: Query, groups: list[list[str]]) -> str:
     return found[0][1] if found else ""
 
 
+def _named(subject: str, ledger: Ledger) -> str:
+    """「戦略的国際共同研究プログラム（SICORP）」: the official name with its abbreviation."""
+    abbr = [a for a in ledger.aliases.get(subject, []) if re.fullmatch(r"[A-Za-z][A-Za-z0-9\-]{1,15}", a)]
+    return f"{subject}（{abbr[0]}）" if abbr and abbr[0] not in subject else subject
+
+
 def _budget_records(ledger: Ledger, subject: str, q: Query) -> list[Record]:
     kinds = {"補正"} if q.kind == "補正" else set(_PREFER)
     return [r for r in ledger.records if r.subject == subject and r.kind == "money" and r.budget_kind in kinds
@@ -85,6 +91,9 @@ def _doc_rank(r: Record, ledger: Ledger | None = None) -> int:
     m = re.search(r"((?:19|20)\d{2})[-/.年](\d{1,2})(?:[-/.月](\d{1,2}))?", date)
     if m:
         return int(m.group(1)) * 10000 + int(m.group(2)) * 100 + int(m.group(3) or 0)
+    m = re.search(r"(令和|平成)\s*(\d{1,2}|元)\s*年\s*(\d{1,2})\s*月(?:\s*(\d{1,2})\s*日)?", date)
+    if m:  # 「令和5年12月22日」
+        return era_to_western(m.group(1), m.group(2)) * 10000 + int(m.group(3)) * 100 + int(m.group(4) or 0)
     years = fiscal_years(date)
     if not years and ledger is not None:
         years = [x.year for x in ledger.records if x.year and x.budget_kind in ("予算", "要求・要望")
@@ -162,7 +171,7 @@ def compare_answer(question: str, q: Query, groups: list[list[str]], searcher: A
     ca, cb = _chunk(searcher.chunks, a), _chunk(searcher.chunks, b)
     if ca is None or cb is None:
         return None
-    text = f"{subject}の{_stated(a)}、{_stated(b)}で、{_difference(a, b)}。"
+    text = f"{_named(subject, ledger)}の{_stated(a)}、{_stated(b)}で、{_difference(a, b)}。"
     used = [ca] if ca.id == cb.id else [ca, cb]
     if not numbers_supported(text, [c.text for c in used]):
         return None
@@ -203,7 +212,8 @@ def conflict_note(text: str, used: list[Chunk], searcher: Any) -> tuple[str, lis
         if not notes or chunk_new is None:
             continue
         if newest is not r:  # the newest document's figure is the answer
-            text = f"{newest.subject}の{_stated(newest)}です（「{newest.first.title or newest.first.source}」による）。"
+            text = (f"{_named(newest.subject, ledger)}の{_stated(newest)}です"
+                    f"（より新しい資料「{newest.first.title or newest.first.source}」による）。")
             used = [chunk_new]
         chunks = used + [c for c in extra if c.id not in {u.id for u in used}]
         return text + "".join(notes), chunks
