@@ -35,6 +35,7 @@ from .config import is_loopback  # noqa: F401  (re-exported)
 from .config import Settings  # noqa: E402
 from .upload import MAX_BYTES, SUFFIXES as UPLOAD_SUFFIXES  # noqa: E402
 from .models import Answer, Citation  # noqa: E402
+from .web_figures import figure_changes_html, figures_tab  # noqa: E402  (the 数値一覧 tab, issue 21)
 
 log = logging.getLogger(__name__)
 
@@ -440,6 +441,7 @@ def reindex(settings: Settings) -> tuple[str, str]:
     try:
         report = build_index(settings)
         msg = f"<pre>{esc(report_text(report, settings.corpus_dir))}</pre>"
+        msg += figure_changes_html(settings, report)  # what the new files change among the figures
     except Exception as exc:  # noqa: BLE001
         log.exception("re-index failed")
         msg = render_error(f"索引の更新に失敗しました: {exc}")
@@ -962,6 +964,8 @@ def build_app(settings: Settings) -> gr.Blocks:
             gr.Markdown("※ 同じ項目で複数選ぶと「いずれか」、項目どうしは「すべて満たす」で絞り込みます。"
                         "地域・分野を問わない制度は、どの地域・分野を選んでも表示します。")
             programs_out = gr.HTML(elem_id="stiqa-programs")
+        with gr.Tab("数値一覧"):
+            figures_tab(settings)  # the figure ledger: table, CSV, chart over the years (web_figures.py)
 
         box.submit(respond, [box, chatbot, conv_state], [box, chatbot, conv_state],
                    api_visibility="private", concurrency_limit=16, show_progress="hidden"
