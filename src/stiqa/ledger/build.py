@@ -22,7 +22,7 @@ _MONEY_UNITS = {"円": 1, "千円": 10**3, "万円": 10**4, "百万円": 10**6, 
 _SCALE = {"兆": 10**12, "億": 10**8, "千万": 10**7, "百万": 10**6, "万": 10**4, "千": 10**3}
 _CURRENCY = re.compile(r"(円|ユーロ|€|ドル|ポンド|元|yen)", re.I)
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
-_NUMBERING = re.compile(r"^(?:\d{1,2}(?:[.．]\d{1,2})*\s*[.．]?\s+|\d{1,2}(?:[.．]\d{1,2})*\s*[.．]\s*|[①-⑳]\s*)")
+_NUMBERING = re.compile(r"^(?:\d{1,2}(?:[.．]\d{1,2})+\s*[.．]?\s*(?=\D)|\d{1,2}\s*[.．]?\s+|\d{1,2}\s*[.．]\s*|[①-⑳]\s*)")
 _DECOR = re.compile(r"[*#【】■●◆▶<>「」『』]|^[\s\-・○〇•※]+")
 _SHAPE_ORDER = {"slide": 0, "table": 1, "prose": 2}
 
@@ -35,6 +35,12 @@ def _loose(name: str) -> str:
     return re.sub(r"[・･の な「」『』*#]", "", s)
 
 
+def _tidy(name: str) -> str:
+    """A name without numbering, decoration (○, ■, 【】) or 「（再掲）」."""
+    raw = _NUMBERING.sub("", _DECOR.sub("", normalize(name)).strip()).strip()
+    return re.sub(r"\s*[(（]再掲[)）]\s*$", "", raw).strip()
+
+
 class Subjects:
     """Names of programs, each group official-name-first (catalog first, then the documents' own
     「正式名称（略称）」 groups): turns a heading or program label into one subject name."""
@@ -43,7 +49,7 @@ class Subjects:
         self.groups: list[list[str]] = []
         self._exact: dict[str, int] = {}
         for g in groups:
-            names = [n for n in dict.fromkeys(normalize(x).strip() for x in g) if n]
+            names = [n for n in dict.fromkeys(_tidy(x) for x in g) if n]
             if not names:
                 continue
             known = next((self._exact[_loose(n)] for n in names if _loose(n) in self._exact), None)
@@ -60,8 +66,7 @@ class Subjects:
     def canonical(self, name: str) -> str:
         """The official name for ``name`` when it is, or mostly is, a known program's name;
         else the name cleaned of numbering, decoration and 「（再掲）」."""
-        raw = _NUMBERING.sub("", _DECOR.sub("", normalize(name)).strip()).strip()
-        raw = re.sub(r"\s*[(（]再掲[)）]\s*$", "", raw).strip()
+        raw = _tidy(name)
         key = _loose(raw)
         if not key:
             return ""
@@ -189,6 +194,90 @@ def _table_budget_kind(head: str) -> str:
     return ""
 
 
+_FY = re.compile(r"(令和|平成|昭和|(?<![A-Za-z])[RHS])\s*(\d{1,2}|元)\s*年度|(?<!\d)((?:19|20)\d{2})\s*年度|FY\s*((?:19|20)\d{2})"
+                 r"|((?:19|20)\d{2}) fiscal year|fiscal year ((?:19|20)\d{2})", re.I)
+
+
+def _fy(text: str) -> list[int]:
+    """Fiscal years a text names as such (「平成16年」 alone is a calendar year: not one)."""
+    out = []
+    for m in _FY.finditer(normalize(text)):
+        out.append(era_to_western(m.group(1), m.group(2)) if m.group(1)
+                   else int(next(g for g in m.groups()[2:] if g)))
+    return out
+
+
+def _year_bound(c: Candidate, kind: str, label: str, line: str) -> bool:
+    """Whether a figure is of the document's year when nothing nearer says: a budget or a count
+    of this year's intake is; a scheme's per-project ceiling or a count of partner countries is not."""
+    at = line.find(c.figure)
+    after = line[at + len(c.figure):at + len(c.figure) + 3] if at >= 0 else ""
+    if after.lstrip().startswith(("/", "／")) or re.search(r"最大|上限|程度|以上|以下|まで", label + after):
+        return False
+    if kind == "count":
+        return bool(re.search(r"採用|採択|応募|件数|人数|見込|受入|交付|支援", label))
+    return True
+
+
+def _previous_year(year: int | None, line: str, figure: str) -> int | None:
+    """「応募件数は46,961件(前年度45,530件)」「採択件数は15件(同18件)」: the figure in the 前年度
+    bracket is the year before the one the line is about."""
+    at = line.replace(" ", "").find(figure.replace(" ", ""))
+    before = line.replace(" ", "")[:at] if at >= 0 else ""
+    if year is None or not before:
+        return year
+    if re.search(r"前年度の?$|[(（]前年度:?$", before) or (re.search(r"[(（]同$", before) and "前年度" in before):
+        return year - 1
+    return year
+
+
+def _context_year(chunk: Chunk, line: str, *, document: bool = True) -> int | None:
+    """The one fiscal year the figure's line names, else the one of its heading, else of the
+    document's title (「平成25年度科研費の審査に係る総括」): a document about one year."""
+    years = set(_fy(line))
+    if len(years) == 1:
+        return years.pop()
+    if not document:
+        return None
+    for text in (_heading(chunk), chunk.title):
+        fy = set(_fy(text))
+        if len(fy) == 1 and (not years or fy <= years):
+            # a line naming several years, one of them the document's own: the document's
+            return fy.pop()
+        if fy:
+            return None
+    return None
+
+
+def _physical(chunk: Chunk, line: int, figure: str) -> tuple[int, str, str]:
+    """The file line that holds the figure (a reader's logical line may join a PDF's wrapped
+    lines): its number, normalised text and raw text."""
+    lines = chunk.text.split("\n")
+    off = line - chunk.line_start
+    target = figure.replace(" ", "")
+    for k in range(max(0, off), min(len(lines), off + 4)):
+        if target in normalize(lines[k]).replace(" ", ""):
+            return chunk.line_start + k, normalize(lines[k]), lines[k]
+    raw = lines[off] if 0 <= off < len(lines) else ""
+    return line, normalize(raw), raw
+
+
+def _not_a_figure(c: Candidate, kind: str, line: str, raw: str) -> bool:
+    """A figure reading that is no figure: 「Top10%論文」 (a name), 「1件当たり」 (a unit), 「18万3千円」
+    read from its middle."""
+    at = line.replace(" ", "").find(c.figure.replace(" ", ""))
+    flat = line.replace(" ", "")
+    before = flat[:at] if at >= 0 else ""
+    after = flat[at + len(c.figure.replace(" ", "")):] if at >= 0 else ""
+    if kind == "percent" and (re.search(r"top$", before, re.I) or re.search(r"top\s*$", normalize(c.own), re.I)):
+        return True
+    if c.figure.replace(" ", "") not in normalize(re.sub(r"[①-⑳]", "#", raw)).replace(" ", ""):
+        return True  # 「③社会」 read as 「3社」
+    if kind == "count" and re.match(r"^\D{0,1}1\D", c.figure + " ") and re.match(r"(当たり|あたり|に対し|につき)", after):
+        return True
+    return kind == "money" and bool(re.search(r"\d[万億兆]$", before))
+
+
 def _records_of(chunk: Chunk, subjects: Subjects) -> list[Record]:
     base = _base_subject(chunk, subjects)
     cands = candidates(chunk)
@@ -202,6 +291,9 @@ def _records_of(chunk: Chunk, subjects: Subjects) -> list[Record]:
             continue
         if not c.budget_kind and (c.line, c.figure) in labelled:
             continue  # the prose reading of a budget line the slide reader labelled
+        line_no, line_text, raw = _physical(chunk, c.line, c.figure)
+        if _not_a_figure(c, kind, line_text, raw):
+            continue
         year, bkind, label, subject = c.year, c.budget_kind, "", base
         if c.shape == "table":
             row, _, head = c.subject.partition(" ")
@@ -225,14 +317,18 @@ def _records_of(chunk: Chunk, subjects: Subjects) -> list[Record]:
                 year = fact.year
             elif len(years) == 1:
                 year = years[0]
+            if year is None and kind in ("money", "count", "percent") and not years:
+                segment = next((p for p in re.split(r"[■●◆]", line_text) if c.figure in p), line_text)
+                year = _context_year(chunk, segment, document=_year_bound(c, kind, label, line_text))
+            year = _previous_year(year, line_text, c.figure)
         if year is not None and not 1900 < year < 2100:
             year = None
         value, upper, unit = _value(c.figure, kind, c.unit)
-        key = (c.line, c.figure, bkind, year, label)
+        key = (line_no, c.figure, bkind, year, label)
         if key in seen:
             continue
         seen.add(key)
-        cite = Cite(chunk.source, c.line, c.line, chunk.section, chunk.title, chunk.date)
+        cite = Cite(chunk.source, line_no, line_no, chunk.section, chunk.title, chunk.date)
         out.append(Record(subject or chunk.title, kind, year, BUDGET_KINDS.get(bkind, bkind), value, unit,
                           c.figure, label, (cite,), upper))
     return out
