@@ -121,3 +121,19 @@ def test_ingest_prints_the_change_report(revised, tmp_path):
         assert main(["--corpus", str(tmp_path / "corpus"), "--index", str(tmp_path / "index"), "ingest"]) == 0
     assert "値が変わりました" in out.getvalue() and "1,950百万円" in out.getvalue()
     assert "見当たらなくなった数値" in out.getvalue()
+
+
+def test_eval_compare_flags_questions_whose_expected_figure_changed(revised, tmp_path):
+    import json
+
+    from stiqa.ledger.changes import eval_flags_text, flag_questions, read_changes
+
+    items = [{"id": "q-sicorp", "question": "SICORPの令和5年度予算額は？", "expect": [["1,073百万円", "10.73億円"]]},
+             {"id": "q-satreps", "question": "SATREPSの令和5年度予算額は？", "expect": [["1,878百万円"]]},
+             {"id": "q-yen", "question": "SICORPの予算は？", "expect": [["10億7,300万円"]], "yen": 1_073_000_000}]
+    flagged = flag_questions(read_changes(revised.index_dir), items)
+    assert [i["id"] for i, _ in flagged] == ["q-sicorp", "q-yen"]
+    path = tmp_path / "q.jsonl"
+    path.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8")
+    text = eval_flags_text(revised.index_dir, path)
+    assert "q-sicorp" in text and "1,073百万円" in text and "1,065百万円" in text and "q-satreps" not in text

@@ -131,9 +131,16 @@ def cmd_programs(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import run_cli
+    from .evaluate import DEFAULT_QUESTIONS, run_cli
 
-    return run_cli(_settings(args), args)
+    rc = run_cli(_settings(args), args)
+    if args.compare:  # questions whose expected figure the last ingest changed (ledger/changes.py)
+        from .ledger.changes import eval_flags_text
+
+        flags = eval_flags_text(_settings(args).index_dir, Path(args.questions or DEFAULT_QUESTIONS))
+        if flags:
+            print(flags)
+    return rc
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:

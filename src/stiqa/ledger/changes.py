@@ -138,3 +138,42 @@ def ingest_report(index_dir: Path) -> str:
     """What `stiqa ingest` prints after its summary: the live generation's change report."""
     rep = read_changes(index_dir)
     return report_text(rep) if rep is not None else ""
+
+
+def _compact(text: str) -> str:
+    import unicodedata
+
+    return "".join(unicodedata.normalize("NFKC", str(text)).split()).replace(",", "").replace("，", "")
+
+
+def flag_questions(report: ChangeReport, items: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Change]]:
+    """Evaluation questions whose expected figure is the old value of a changed figure (by its
+    spelling in ``expect``, or by ``yen``): re-check them rather than read them as failures."""
+    out = []
+    for item in items:
+        wanted = {_compact(a) for group in item.get("expect") or [] for a in group}
+        for c in report.changed:
+            spelled = _compact(c.old.as_written)
+            if spelled in wanted or (item.get("yen") is not None and c.old.value == item.get("yen")):
+                out.append((item, c))
+                break
+    return out
+
+
+def eval_flags_text(index_dir: Path, questions: Path) -> str:
+    """What `stiqa eval --compare` adds: the questions whose expected figure the last ingest changed."""
+    report = read_changes(index_dir)
+    if report is None or not report.changed:
+        return ""
+    try:
+        items = [json.loads(line) for line in Path(questions).read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, ValueError):
+        return ""
+    flagged = flag_questions(report, items)
+    if not flagged:
+        return ""
+    lines = [f"期待値の数値が直近の取り込みで変わった質問（確認してください）: {len(flagged)}"]
+    for item, c in flagged:
+        lines.append(f"  ? {item.get('id')}: {item.get('question')} — {describe(c.new)}: {c.old.as_written}"
+                     f"〔{c.old.first.short()}〕 → {c.new.as_written}〔{c.new.first.short()}〕")
+    return "\n".join(lines)
