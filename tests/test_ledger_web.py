@@ -65,3 +65,35 @@ def test_the_app_has_the_figures_tab(settings):
 
     config = json.dumps(build_app(settings).config, ensure_ascii=False, default=str)
     assert "数値一覧" in config and "stiqa-fig-table" in config
+
+
+import pytest  # noqa: E402
+
+from conftest import launch_chromium  # noqa: E402
+
+
+@pytest.mark.browser
+def test_figures_tab_in_browser(web_url, artifacts):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        page.goto(web_url)
+        page.get_by_role("tab", name="数値一覧").click()
+        page.fill("#stiqa-fig-subject input", "科学技術イノベーションの戦略的国際展開")
+        page.keyboard.press("Enter")
+        page.click("#stiqa-fig-show")
+        page.wait_for_selector("#stiqa-fig-table table", timeout=60_000)
+        page.wait_for_selector("#stiqa-fig-chart canvas, #stiqa-fig-chart svg", timeout=60_000)
+        table = page.inner_text("#stiqa-fig-table")
+        assert "141億円" in table and "138億円" in table and "mext_fy2023_budget_international.md L5" in table
+        page.locator("#stiqa-fig-table summary").first.click()
+        assert "▶" in page.inner_text("#stiqa-fig-table")  # the cited line, marked
+        assert "mext_fy2023_budget_international.md L5" in page.inner_text("#stiqa-fig-points")
+        page.screenshot(path=str(artifacts / "web_figures.png"), full_page=True)
+        page.fill("#stiqa-fig-year textarea, #stiqa-fig-year input", "abc")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#stiqa-fig-table .stiqa-error", timeout=30_000)
+        assert "年度の指定が読めません" in page.inner_text("#stiqa-fig-table")
+        browser.close()

@@ -117,7 +117,12 @@ def figures_view(settings: Settings, subject: Any = "", year: Any = "", kind: An
     except (FilterError, LedgerMissing) as exc:
         return (f'<div class="stiqa-error">{esc(exc)}</div>', None, gr.update(value=None, visible=False), "")
     rows = chart_rows(records)
-    plot = gr.update(value=_frame(rows), visible=True) if rows else gr.update(value=None, visible=False)
+    if rows:  # a margin round the points, so none sits on the frame
+        years, values = [r["年度"] for r in rows], [r["金額（億円）"] for r in rows]
+        plot = gr.update(value=_frame(rows), visible=True, x_lim=[min(years) - 0.5, max(years) + 0.5],
+                         y_lim=[0, max(values) * 1.15])
+    else:
+        plot = gr.update(value=None, visible=False)
     return figures_table_html(settings, records), csv_file(records), plot, _points_html(rows)
 
 
@@ -147,8 +152,9 @@ def figures_tab(settings: Settings) -> None:
     with gr.Row():
         show_btn = gr.Button("表示", variant="primary", elem_id="stiqa-fig-show")
         download = gr.File(label="CSV", elem_id="stiqa-fig-csv", interactive=False)
-    plot = gr.LinePlot(x="年度", y="金額（億円）", color="種類", tooltip=["年度", "種類", "記載", "出典"],
-                       title="予算の推移（億円）", visible=False, elem_id="stiqa-fig-chart")
+    # points, not lines: each budget kind may have one year only, and a one-point line draws nothing
+    plot = gr.ScatterPlot(x="年度", y="金額（億円）", color="種類", tooltip=["年度", "種類", "記載", "出典"],
+                          title="予算の推移（億円）", x_axis_format="d", visible=False, elem_id="stiqa-fig-chart")
     points = gr.HTML(elem_id="stiqa-fig-points")
     table = gr.HTML(elem_id="stiqa-fig-table")
     inputs, outputs = [subject, year, kind], [table, download, plot, points]
