@@ -86,3 +86,20 @@ def test_figures_answers_within_a_second_in_a_fresh_process(settings):
     got = _figures(settings, "--subject", "SATREPS")
     assert got.returncode == 0 and "1,878百万円" in got.stdout
     assert time.perf_counter() - t < 2.0  # measured ≈0.1 s; a loose bound for a shared test machine
+
+
+def test_an_index_built_before_the_ledger_gets_one_on_first_use(settings, tmp_path):
+    import shutil
+
+    from stiqa.ledger.store import FILE, generation_dir
+
+    index = tmp_path / "index"
+    gen = generation_dir(settings.index_dir)
+    (index / gen.name).mkdir(parents=True)
+    shutil.copy(gen / "chunks.jsonl", index / gen.name / "chunks.jsonl")
+    (index / "CURRENT").write_text(gen.name, encoding="utf-8")
+    env = dict(os.environ, STIQA_INDEX_DIR=str(index), STIQA_CORPUS_DIR=str(settings.corpus_dir))
+    got = subprocess.run([sys.executable, "-m", "stiqa.cli", "figures", "--subject", "SICORP", "--kind", "money"],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    assert got.returncode == 0, got.stderr
+    assert "1,073百万円" in got.stdout and (index / gen.name / FILE).is_file()

@@ -111,7 +111,7 @@ def _points_html(rows: list[dict[str, Any]]) -> str:
 def figures_view(settings: Settings, subject: Any = "", year: Any = "", kind: Any = "") -> tuple[str, Any, Any, str]:
     """(table HTML, CSV file, chart, chart's citations HTML) for the filters; a bad filter is a message."""
     try:
-        ledger: Ledger = read_ledger(settings.index_dir)
+        ledger: Ledger = read_ledger(settings.index_dir, corpus_dir=settings.corpus_dir)
         records = select(ledger, subject=str(subject).strip() or None, year=str(year).strip() or None,
                          kind=str(kind).strip() or None)
     except (FilterError, LedgerMissing) as exc:
@@ -134,7 +134,7 @@ def _frame(rows: list[dict[str, Any]]) -> Any:
 
 def subject_choices(settings: Settings) -> list[str]:
     try:
-        return read_ledger(settings.index_dir).subjects()
+        return read_ledger(settings.index_dir, corpus_dir=settings.corpus_dir).subjects()
     except LedgerMissing:
         return []
 

@@ -59,12 +59,15 @@ def table_text(records: list[Any]) -> str:
     return "\n".join(lines)
 
 
-def _index_dir(args: argparse.Namespace) -> Path:
+def _dirs(args: argparse.Namespace) -> tuple[Path, Path | None]:
+    """(index folder, corpus folder) from the flags, the environment or the defaults."""
     if getattr(args, "index", None):
-        return Path(args.index)
+        corpus = getattr(args, "corpus", None) or os.environ.get("STIQA_CORPUS_DIR")
+        return Path(args.index), Path(corpus) if corpus else None
     from ..config import load_settings
 
-    return load_settings().index_dir
+    s = load_settings(corpus_dir=getattr(args, "corpus", None))
+    return s.index_dir, s.corpus_dir
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     from .store import LedgerMissing, read_ledger
 
     try:
-        ledger = read_ledger(_index_dir(args))
+        index_dir, corpus_dir = _dirs(args)
+        ledger = read_ledger(index_dir, corpus_dir=corpus_dir)
         records = select(ledger, subject=args.subject, year=args.year, kind=args.kind)
     except (FilterError, LedgerMissing) as exc:
         print(f"stiqa: {exc}", file=sys.stderr)
@@ -106,6 +110,7 @@ def fast_path(argv: list[str] | None) -> int | None:
     except SystemExit as exc:
         return int(exc.code or 0)
     args.index = known.index or os.environ.get("STIQA_INDEX_DIR") or None
+    args.corpus = known.corpus
     try:
         return run(args)
     except BrokenPipeError:

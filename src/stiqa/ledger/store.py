@@ -69,11 +69,19 @@ def load(path: Path) -> Ledger:
                   data.get("generation", ""), float(data.get("seconds", 0.0)))
 
 
-def read_ledger(index_dir: Path) -> Ledger:
-    """The ledger of the live index generation."""
+def read_ledger(index_dir: Path, *, corpus_dir: Path | None = None) -> Ledger:
+    """The ledger of the live index generation; a generation built before the ledger existed gets
+    one from its own chunks (once, written beside them), so upgrading needs no rebuild."""
     gen = generation_dir(index_dir)
     if gen is None:
         raise LedgerMissing(f"索引がありません（{index_dir}）。先に `stiqa ingest` を実行してください。")
+    if not (gen / FILE).is_file() and (gen / "chunks.jsonl").is_file():
+        try:
+            chunks = [Chunk.from_meta(json.loads(line)) for line in
+                      (gen / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+            return write_for_build(gen, chunks, corpus_dir=corpus_dir)
+        except (OSError, ValueError, KeyError) as exc:
+            raise LedgerMissing(f"数値一覧を作れません（{gen.name}）: {exc}。`stiqa ingest --rebuild` で作り直してください。") from exc
     return load(gen / FILE)
 
 
