@@ -60,6 +60,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if bar is not None:
         bar.close()
     print(report.summary())
+    if not report.noop:  # what the added or changed files change among the corpus's figures
+        from stiqa.ledger.changes import ingest_report
+
+        changes = ingest_report(settings.index_dir)
+        if changes:
+            print(changes)
     return 0
 
 
@@ -123,9 +129,16 @@ def cmd_programs(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from stiqa.evaluate.run import run_cli
+    from stiqa.evaluate.run import DEFAULT_QUESTIONS, run_cli
 
-    return run_cli(_settings(args), args)
+    rc = run_cli(_settings(args), args)
+    if args.compare:  # questions whose expected figure the last ingest changed (ledger/changes.py)
+        from stiqa.ledger.changes import eval_flags_text
+
+        flags = eval_flags_text(_settings(args).index_dir, Path(args.questions or DEFAULT_QUESTIONS))
+        if flags:
+            print(flags)
+    return rc
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
@@ -202,6 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", help="--llm で使うモデル名")
     s.set_defaults(func=cmd_eval)
 
+    from stiqa.ledger.command import add_parser as add_figures
+
+    add_figures(sub)
+
     from stiqa.evaluate.train_cli import add_parser as add_train
 
     add_train(sub)
@@ -219,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from stiqa.ledger.command import fast_path  # `stiqa figures` reads one file: no answer stage imported
+
+    if (fast := fast_path(argv)) is not None:
+        return fast
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -5,6 +5,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+#: what an answer says when the documents do not say (every face and the evaluation rely on it)
+ABSTAIN_TEXT = "資料には記載が見つかりませんでした。"
+
+
 @dataclass(frozen=True)
 class Chunk:
     """A passage of one document with everything needed to cite it."""

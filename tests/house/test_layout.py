@@ -11,7 +11,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "stiqa"
 #: the pipeline from left to right; a module may import its own stage and stages to its left
-STAGES = ["text", "ingest", "catalog", "index", "retrieve", "answer", "chat", "engine", "evaluate"]
+STAGES = ["text", "ingest", "catalog", "ledger", "index", "retrieve", "answer", "chat", "engine", "evaluate"]
 FACES = {"cli", "web", "http_api", "llamaindex"}
 SHARED = {"config", "records", "errors", ""}  # "" is the package itself (the Python API, lazy)
 MAX_LINES = 400

@@ -5,6 +5,7 @@ found into ``Option``s; ``features`` describes each option against the question;
 them with the committed model file and decides whether to answer at all (``stiqa.evaluate.train``
 refits it); ``lines``, ``money``, ``claims`` and ``relevance`` are the readers' mixins.
 """
-from stiqa.answer.answerer import ABSTAIN_TEXT, AliasLookup, Answerer
+from stiqa.records import ABSTAIN_TEXT
+from stiqa.answer.answerer import AliasLookup, Answerer
 
 __all__ = ["ABSTAIN_TEXT", "AliasLookup", "Answerer"]

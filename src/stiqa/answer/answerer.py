@@ -21,7 +21,7 @@ from stiqa.text.glossary import translations
 from stiqa.answer.guard import numbers_supported
 from stiqa.answer.prose import min_cover as prose_min_cover, prose_answer
 from stiqa.text.japanese import compact, fiscal_years, normalize, western_to_era
-from stiqa.records import Answer, Chunk, Citation, Hit
+from stiqa.records import ABSTAIN_TEXT, Answer, Chunk, Citation, Hit
 from stiqa.answer.passages import Unit, chunk_grams, clean, flat, gram_idf_table, grams, idf_table, question_grams
 from stiqa.answer.question import COMPARE as _COMPARE, Query, alternatives, analyze, asked_kind
 from stiqa.answer.money import Money
@@ -31,11 +31,11 @@ from stiqa.retrieve.search import Searcher, expand_query
 from stiqa.answer.suggest import BESIDE_COVER, clause_of, suggest
 from stiqa.answer.features import matrix
 from stiqa.answer.model import Ranker
+from stiqa.answer.compare import compare_answer, conflict_note
 from stiqa.answer.options import Offer, offer
 
 #: question types whose figure belongs to the fiscal year the question names
 _YEAR_BOUND = ("count", "amount", "period")
-ABSTAIN_TEXT = "資料には記載が見つかりませんでした。"
 #: A function naming the programs a text mentions, each as its list of names (official first).
 AliasLookup = Callable[[str], list[list[str]]]
 #: when set (``train.collect``), each question's query, offer and feature rows are appended to it
@@ -105,6 +105,10 @@ class Answerer(Money, Claims, Lines, Relevance):
             ans.latency_ms = (time.perf_counter() - t0) * 1000
             ans.interpretation = interpretation
             return ans
+        across = compare_answer(question, q, groups, self.searcher)  # years across documents (ledger)
+        if across is not None:
+            across.latency_ms, across.interpretation = (time.perf_counter() - t0) * 1000, interpretation
+            return across
         dated = document_date(q.text, self.searcher.chunks) if not groups else None
         if dated:  # 「この資料はいつ付け？」: the document's own date line
             hits, result = [], (dated[0], [dated[1]], dated[2])
@@ -167,6 +171,7 @@ class Answerer(Money, Claims, Lines, Relevance):
         else:
             text, used, span = result
             text, used = self._guard(text, used, span)
+            text, used = conflict_note(text, used, self.searcher)  # another document's value, named
             ans = Answer(question, text, [Citation.from_chunk(c, span if i == 0 else "") for i, c in enumerate(used)],
                          False, related=[Citation.from_chunk(h.chunk) for h in hits[:4]
                                          if h.chunk.id not in {c.id for c in used}][:3])

@@ -315,6 +315,9 @@ def write_generation(settings: Settings, chunks: list[Chunk], vectors: np.ndarra
         with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as fh:
             for c in chunks:
                 fh.write(json.dumps(c.to_meta(), ensure_ascii=False) + "\n")
+        from stiqa.ledger.update import build_beside  # the figure ledger, rebuilt with every index build
+
+        build_beside(tmp, chunks, corpus_dir=settings.corpus_dir, previous=previous, files=manifest.get("files"))
         _write_bm25(tmp, chunks)
         _write_vectors(settings, tmp if not settings.chroma_url else index_dir / new_name, chunks, vectors)
         full = {"version": MANIFEST_VERSION, "embed_model": settings.embed_model_id,

@@ -23,6 +23,7 @@ from stiqa.config import Settings  # noqa: E402
 from stiqa.ingest.upload import MAX_BYTES, SUFFIXES as UPLOAD_SUFFIXES  # noqa: E402
 from stiqa.web.programs_tab import FILTER_KINDS, _finder_choices, programs_view
 from stiqa.web.documents_tab import add_uploaded, documents_html, reindex, status_html
+from stiqa.web.figures_tab import figures_tab
 from stiqa.web.chat_tab import answer_json, ask, chat_turn, export_file, rate
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,8 @@ def build_app(settings: Settings) -> gr.Blocks:
             gr.Markdown("※ 同じ項目で複数選ぶと「いずれか」、項目どうしは「すべて満たす」で絞り込みます。"
                         "地域・分野を問わない制度は、どの地域・分野を選んでも表示します。")
             programs_out = gr.HTML(elem_id="stiqa-programs")
+        with gr.Tab("数値一覧"):
+            figures_tab(settings)  # the figure ledger: table, CSV, chart over the years (figures_tab.py)
 
         box.submit(respond, [box, chatbot, conv_state], [box, chatbot, conv_state],
                    api_visibility="private", concurrency_limit=16, show_progress="hidden"

@@ -10,6 +10,7 @@ from typing import Any
 import gradio as gr
 
 from stiqa.config import Settings
+from stiqa.web.figures_tab import figure_changes_html
 from stiqa.web.render import esc, render_error
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ def reindex(settings: Settings) -> tuple[str, str]:
     try:
         report = build_index(settings)
         msg = f"<pre>{esc(report_text(report, settings.corpus_dir))}</pre>"
+        msg += figure_changes_html(settings, report)  # what the new files change among the figures
     except Exception as exc:  # noqa: BLE001
         log.exception("re-index failed")
         msg = render_error(f"索引の更新に失敗しました: {exc}")
