@@ -22,7 +22,7 @@ What it does, all on loopback and on private copies (the project's corpus and in
 6. samples the server's RSS every 0.25 s and reports it at start (after warm-up), middle (half the
    questions answered) and end, with the peak.
 
-The test ``tests/test_load.py`` runs the same code at a small size.
+The test ``tests/faces/test_load.py`` runs the same code at a small size.
 """
 from __future__ import annotations
 
@@ -510,7 +510,7 @@ def report_md(res: Result, *, seed: int) -> str:
         "",
         f"`PYTHONPATH=src python bench/load.py --sessions {res.sessions} --total {res.total} "
         f"--questions {len(res.questions)} --seed {seed}` — written by `bench/load.py` (method in its docstring; "
-        "the small version runs in `tests/test_load.py`).",
+        "the small version runs in `tests/faces/test_load.py`).",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores (shared with other work; load average at the end "
         f"{load}), Python {platform.python_version()}; server = `python app.py` on 127.0.0.1, clients = "

@@ -1,4 +1,4 @@
-"""Private corpora for the figure ledger's tests (imported by tests/test_ledger*.py): the seed
+"""Private corpora for the figure ledger's tests (imported by tests/*/test_ledger*.py): the seed
 corpus built first, then a second document added and built again, so the second build has a change
 report; the project's embedding cache is copied in, so only the added chunks are embedded."""
 from __future__ import annotations

@@ -20,7 +20,7 @@ Figures (all shares in 0..1):
 - ``latency_median_ms`` / ``latency_p95_ms``: wall time of the asked question (history excluded).
 
 The baseline (``eval/baseline.json``: ``{"summary": {...}, "correct_ids": [...]}``) is what the
-gate ``tests/test_eval_gate.py`` holds the answerer to. Maintainers regenerate it deliberately,
+gate ``tests/evaluate/test_eval_gate.py`` holds the answerer to. Maintainers regenerate it deliberately,
 after a change to the answerer that they accept::
 
     PYTHONPATH=src python -m stiqa.evaluate.run --save-baseline [--questions FILE] [--baseline PATH]

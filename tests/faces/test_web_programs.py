@@ -17,7 +17,7 @@ from stiqa.catalog.records import Budget, Catalog, Fact, Program, match_key
 
 from stiqa.catalog.build import build_catalog
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "corpus"
 BUDGET_FILE = "mext_fy2023_budget_international.md"
 

@@ -11,7 +11,7 @@ import pytest
 from stiqa.config import Settings, load_settings
 from stiqa.index.build import corpus_file_path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "stiqa"
 
 # patterns that would run or unpickle data a user or a document provides

@@ -22,7 +22,7 @@ from stiqa.index.build import build_index, current_generation, index_status, rea
 from stiqa.ingest.files import MAX_FILE_BYTES, load_corpus
 from stiqa.records import Chunk
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 SJIS_TEXT = ("シフトJIS試験文書\n\n北極海観測ネットワーク事業\n令和5年度予算額（案）\n321百万円\n\n"
              "本事業は北極海の観測網を整備し、国際共同研究を推進するものである。\n")

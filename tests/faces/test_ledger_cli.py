@@ -15,7 +15,7 @@ import pytest
 
 from stiqa.ledger.query import FilterError, parse_kind, parse_year
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _figures(settings, *args):

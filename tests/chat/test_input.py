@@ -17,7 +17,7 @@ import pytest
 
 from stiqa.chat.turns import check_question
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SICORP = "SICORPの令和5年度予算額は？"
 
 EMPTY = ["", " ", "   \n\t ", "\u3000\u3000", "\n"]

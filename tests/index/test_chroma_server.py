@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _chroma_bin() -> str | None:

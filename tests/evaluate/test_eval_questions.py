@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
 HELDOUT = ROOT / "eval" / "heldout.jsonl"
 CORPUS = ROOT / "corpus"

@@ -23,7 +23,7 @@ from stiqa.errors import IndexError_
 from stiqa.index.build import build_index, chroma_client, collection_name, current_generation, index_status
 from stiqa.retrieve.search import Searcher
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BUDGET = "mext_fy2023_budget_international.md"
 STRATEGY = "mext_international_strategy_2025-10-08.txt"
 SICORP = "SICORPの令和5年度予算額は？"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FOLDERS = (ROOT / "corpus", ROOT / "eval" / "programs" / "corpus", ROOT / "eval" / "budget" / "corpus")
 
 

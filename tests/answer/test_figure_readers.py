@@ -14,7 +14,7 @@ from stiqa.chat.conversation import carry_subject
 from stiqa.catalog.figures import candidates, slide_candidates, table_candidates
 from stiqa.answer.question import analyze, asked_kind
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GEN = ROOT / "eval" / "generality" / "corpus"
 
 

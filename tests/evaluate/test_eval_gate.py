@@ -19,7 +19,7 @@ import pytest
 # loads, which happens in the ``assistant`` fixture.)
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
 BASELINE = ROOT / "eval" / "baseline.json"
 #: every question set with its committed baseline; the generality, budget and programs sets are asked

@@ -17,7 +17,7 @@ from conftest import free_port, launch_chromium
 from stiqa.config import Settings
 from stiqa.records import Answer, Citation
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BUDGET_FILE = "mext_fy2023_budget_international.md"
 
 
