@@ -86,3 +86,14 @@ def launch_chromium(p):
     return p.chromium.launch(executable_path=exe, args=["--headless", "--no-sandbox", "--disable-gpu",
                                                         "--disable-background-networking",
                                                         "--disable-component-update"])
+
+
+def open_tab(page, name: str) -> None:
+    """Click a tab of the web app as a user does: on a narrow screen Gradio folds the tabs that do
+    not fit into the 「ほかのタブ」 menu, which is opened first."""
+    tab = page.get_by_role("tab", name=name)
+    if tab.count() and tab.first.is_visible():
+        tab.first.click()
+        return
+    page.click("button[aria-label='ほかのタブ']")
+    page.locator(".overflow-dropdown button", has_text=name).first.click()

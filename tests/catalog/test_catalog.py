@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stiqa.catalog.records import DATA_FILE, alias_table, find_program_mentions, mention_key
+from stiqa.catalog.records import DATA_FILE, find_program_mentions, mention_key
 
 from stiqa.catalog.build import build_catalog
 from stiqa.config import Settings
@@ -114,7 +114,7 @@ def test_audience_tags_are_normalised(catalog):
 
 def test_nothing_the_text_does_not_say(catalog):
     assert not any(f.value == "JSPS" for p in catalog.programs for f in p.agency)
-    table = alias_table(catalog)
+    table = dict(catalog.aliases)
     assert not any("さくら" in k for k in table)
     text = mention_key("".join("".join(v) for v in lines_of(CORPUS).values())).replace(" ", "")
     for key in table:  # every alias is spelled in the documents
@@ -122,7 +122,7 @@ def test_nothing_the_text_does_not_say(catalog):
 
 
 def test_aliases(catalog):
-    table = alias_table(catalog)
+    table = dict(catalog.aliases)
     assert table[mention_key("国際科学技術共同研究推進事業")] == "sicorp"
     assert table[mention_key("SICORP")] == "sicorp"
     assert table[mention_key("先端国際共同研究推進事業")] == "aspire"

@@ -131,7 +131,7 @@ class _Stub:
         self.searcher = type("S", (), {"chunks": list(self.chunks.values())})()
         self.asked = []
 
-    def conversation(self):
+    def chat(self):
         stub = self
 
         class Conv:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from stiqa.evaluate.scoring import citation_correct, faithful, is_correct, is_english, retrieval_rank, states_yen
+from stiqa.evaluate.scoring import citation_correct, faithful, is_correct, retrieval_rank, states_yen
 
 SICORP = {"id": "budget-sicorp-r5", "expect": [["1,073百万円", "10.73億円", "10億7,300万円"]],
           "yen": 1073000000, "source": "mext_fy2023_budget_international", "type": "budget", "abstain": False}
@@ -164,8 +164,3 @@ def test_retrieval_rank_needs_every_group_in_one_chunk():
     item = {"expect": [["英国", "イギリス"], ["35"]], "abstain": False}
     assert retrieval_rank(item, ["英国 20件", "米国 35件", "相手国: イギリス 35件"]) == 3
     assert retrieval_rank(item, ["英国 20件", "米国 35件"]) is None
-
-
-def test_is_english():
-    assert is_english("What is its budget for FY2023?")
-    assert not is_english("SICORPの予算は？")

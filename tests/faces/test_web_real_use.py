@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import pytest
-from conftest import launch_chromium
+from conftest import launch_chromium, open_tab
 from test_feedback import rated_app  # noqa: F401  (the app on loopback, recording ratings in a temporary folder)
 
 from stiqa.chat import feedback
@@ -135,7 +135,7 @@ def test_the_page_fits_the_screen(rated_app, artifacts, width):
         docs = page.locator(".stiqa-docs")
         assert docs.evaluate("e => e.scrollWidth <= e.clientWidth + 1")  # nothing clipped
         page.screenshot(path=str(artifacts / f"web_documents_{width}.png"), full_page=True)
-        page.get_by_role("tab", name="制度をさがす").click()
+        open_tab(page, "制度をさがす")
         page.fill("#stiqa-situation textarea", "博士課程 3か月 海外")
         page.click("#stiqa-find")
         page.wait_for_selector("#stiqa-programs :text('該当')")

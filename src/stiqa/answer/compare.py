@@ -113,7 +113,8 @@ def _stated(r: Record) -> str:
 
 
 def _difference(a: Record, b: Record) -> str:
-    """「差は+52百万円（+4.5%）です（stiqaによる計算）」, in the unit both figures are written in."""
+    """「差は+52百万円（+4.5%）の増です（stiqaによる計算）」, in the unit both figures are written in;
+    the direction said in words too, as the question asked it (「増えた？」)."""
     d = (b.value or 0) - (a.value or 0)
     if d == 0:
         return "同額です（stiqaによる計算）"
@@ -126,7 +127,7 @@ def _difference(a: Record, b: Record) -> str:
     else:
         amount = f"{abs(d) / 10**6:,.0f}百万円" if abs(d) % 10**6 == 0 else f"{abs(d):,.0f}円"
     rate = f"（{sign}{abs(d) / a.value * 100:.1f}%）" if a.value else ""
-    return f"差は{sign}{amount}{rate}です（stiqaによる計算）"
+    return f"差は{sign}{amount}{rate}の{'増' if d > 0 else '減'}です（stiqaによる計算）"
 
 
 def _years_note(subject: str, records: list[Record]) -> str:

@@ -114,8 +114,3 @@ def _fill_years(facts: list[MoneyFact]) -> None:
     for i, f in enumerate(facts):
         if f.kind == "前年度" and f.year is None and base:
             facts[i] = MoneyFact(f.chunk, f.line, f.label, f.kind, base - 1, f.amount, f.line_text)
-
-
-def kind_label(kind: str) -> str:
-    return {"案": "予算額（案）", "前年度": "前年度予算額", "補正": "補正予算額", "要求": "要求・要望額",
-            "合計": "合計額"}.get(kind, "金額")

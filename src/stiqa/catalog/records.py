@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Iterator
 
 
-
 DATA_FILE = Path(__file__).with_name("data") / "programs.json"
 LIST_FIELDS = ("aliases", "agency", "purpose", "audience", "direction", "regions", "fields",
                "amount", "expenses", "period", "headcount", "start")
@@ -165,11 +164,6 @@ class Catalog:
     @cached_property
     def alias_regex(self) -> re.Pattern[str]:
         return _alias_regex(self.aliases)
-
-
-def alias_table(catalog: Catalog) -> dict[str, str]:
-    """Every official name, alias and abbreviation (``mention_key`` form) -> program id."""
-    return dict(catalog.aliases)
 
 
 def find_program_mentions(text: str, catalog: Catalog) -> list[str]:

@@ -155,6 +155,10 @@ class Conversation:
             last = _ATTRIBUTE.search(self.turns[-1].resolved)
             if last:
                 body = re.sub(r"(は|って)?[？?。]*$", "", body) + f"の{last.group(0)}は？"
+        # 「前年度と比べて増えた？」 is relative: to the fiscal year the conversation is about
+        year = _ERA_YEAR.search(self.turns[-1].resolved) if self.turns else None
+        if year and "前年度" in body and not _ERA_YEAR.search(body):
+            body = body.replace("前年度", f"{year.group(0)}の前年度", 1)
         return body, prev
 
     def ask(self, question: str, *, use_llm: bool = True) -> Answer:

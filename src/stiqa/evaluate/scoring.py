@@ -67,7 +67,3 @@ def retrieval_rank(item: dict[str, Any], retrieved_texts: list[str]) -> int | No
                for i, g in enumerate(groups)):
             return rank
     return None
-
-
-def is_english(question: str) -> bool:
-    return not re.search(r"[ぁ-んァ-ヴ一-龯]", question)

@@ -13,7 +13,6 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from stiqa.config import CHUNKER_VERSION
 from stiqa.text.japanese import normalize
 from stiqa.records import Chunk
 from stiqa.ingest.files import SourceDoc
@@ -222,7 +221,3 @@ def compact_name(text: str) -> str:
 
 def chunk_corpus(docs: list[SourceDoc], known_programs: frozenset[str] = frozenset()) -> list[Chunk]:
     return [c for d in docs for c in chunk_document(d, known_programs)]
-
-
-def chunker_version() -> str:
-    return CHUNKER_VERSION

@@ -13,7 +13,6 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -200,27 +199,3 @@ class Searcher:
         ranked = [(int(pool[j]), float(total[j])) for j in order]
         times.rerank = (time.perf_counter() - t) * 1000
         return [Hit(self.chunks[i], s, bm_rank.get(i), dense_rank.get(i)) for i, s in ranked], times
-
-
-def make_llama_retriever(searcher: Searcher, k: int | None = None):
-    """The hybrid search as a LlamaIndex ``BaseRetriever`` (for query/chat engines, the LLM backend)."""
-    from llama_index.core.retrievers import BaseRetriever
-    from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
-
-    class HybridRetriever(BaseRetriever):
-        def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-            hits = searcher.search(expand_query(query_bundle.query_str), k)
-            return [NodeWithScore(node=TextNode(id_=h.chunk.id, text=h.chunk.text,
-                                                metadata={k2: v for k2, v in h.chunk.to_meta().items()
-                                                          if k2 not in ("text", "id")}),
-                                  score=h.score) for h in hits]
-
-    return HybridRetriever()
-
-
-def open_searcher(settings: Settings, embedder: Any = None) -> Searcher:
-    return Searcher.open(settings, embedder)
-
-
-def gen_path(settings: Settings) -> Path | None:
-    return current_generation(settings.index_dir)
