@@ -7,7 +7,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test install install-test convert index ask eval bench browser clean
+.PHONY: run test check install install-test convert index ask eval bench browser clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -50,6 +50,11 @@ browser:
 test: install-test browser convert
 	$(BIN)/stiqa ingest
 	$(BIN)/python -m pytest -q
+
+# the quick tests only (no browser, load, Chroma server, e5 equivalence, kill mid-build or full gate)
+check: install-test convert
+	$(BIN)/stiqa ingest
+	$(BIN)/python -m pytest -q -m "not slow"
 
 eval: install-test index
 	$(BIN)/stiqa eval

@@ -97,3 +97,10 @@ def open_tab(page, name: str) -> None:
         return
     page.click("button[aria-label='ほかのタブ']")
     page.locator(".overflow-dropdown button", has_text=name).first.click()
+
+
+def pytest_collection_modifyitems(items):
+    """A browser test is a slow test: `make check` leaves both out, `make test` runs everything."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # every evaluation set answered in full
+
 # The e5 engine's OpenMP threads busy-wait: on a shared or small machine one query embedding takes
 # seconds instead of ~0.1 s. One thread keeps the whole suite to seconds. (Set before the engine
 # loads, which happens in the ``assistant`` fixture.)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # sessions under load, with a re-index in the middle
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

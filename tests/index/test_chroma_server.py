@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import free_port
 
+pytestmark = pytest.mark.slow  # a real `chroma run` server
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

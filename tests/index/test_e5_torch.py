@@ -15,6 +15,8 @@ import pytest
 from stiqa.index import e5convert
 from stiqa.config import E5_MODEL_ID
 
+pytestmark = pytest.mark.slow  # the converted e5 against the C engine, vector by vector
+
 ROOT = Path(__file__).resolve().parents[2]
 JSQUAD = [ROOT / "bench" / "jsquad" / "valid-v1.3.json", ROOT.parent / "shared" / "bench" / "jsquad" / "valid-v1.3.json",
           Path("/work/shared/bench/jsquad/valid-v1.3.json")]

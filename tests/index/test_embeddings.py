@@ -1,10 +1,14 @@
 """Both embedding backends behind LlamaIndex's BaseEmbedding, with no download."""
 from __future__ import annotations
 
+import pytest
+
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from stiqa.index.embed import make_embedding
+
+pytestmark = pytest.mark.slow  # sentence-transformers indexes built and queried
 
 
 def test_e5_batches_on_two_instances_equal_one_by_one(settings):

@@ -89,6 +89,7 @@ def _start_ingest(s, log: Path) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=log.open("wb"))
 
 
+@pytest.mark.slow
 def test_killed_build_leaves_the_previous_index_answering(tmp_path, settings, reference):
     s = _clone(tmp_path, settings)
     index = s.index_dir
