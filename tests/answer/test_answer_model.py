@@ -65,6 +65,7 @@ def test_a_missing_corrupt_or_stale_model_is_named_with_the_command_that_rebuild
     assert says in str(err.value) and "stiqa train" in str(err.value) and str(path) in str(err.value)
 
 
+@pytest.mark.slow
 def test_the_cli_reports_a_missing_model_in_one_line(tmp_path):
     import os
     import subprocess
@@ -108,6 +109,7 @@ def test_a_figure_is_answered_with_the_committed_model_and_withdrawn_above_its_t
     assert withdrawn.abstained and "1,073" not in withdrawn.text
 
 
+@pytest.mark.slow
 def test_training_twice_on_the_same_data_gives_the_same_model(fixture_data, tmp_path):
     import subprocess
     import sys
@@ -123,6 +125,7 @@ def test_training_twice_on_the_same_data_gives_the_same_model(fixture_data, tmp_
     assert outs[0] == outs[1]
 
 
+@pytest.mark.slow
 def test_train_cv_json_reports_leave_one_document_out(fixture_data, tmp_path):
     import subprocess
     import sys

@@ -3,7 +3,11 @@ from its own document, the difference and rate labelled as stiqa's arithmetic; a
 which years the corpus has; two documents that disagree are both shown, the newest first."""
 from __future__ import annotations
 
+import pytest
+
 from ledger_corpora import EXCERPT, FY2025, SEED, revised, two_years  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.slow  # private indexes of two real documents, built per module
 
 
 def _ask(settings, question):

@@ -224,6 +224,7 @@ def test_cli_bad_setting_is_one_line(settings):
     assert "設定" in line
 
 
+@pytest.mark.slow
 def test_cli_odd_question_json(settings, reference):
     """Control characters, a colour code, invalid UTF-8 and emoji in one `ask --json`: answered, valid JSON."""
     q = "\x01\x1b[1m🙂SICORP\x7fの令和5年度予算額は？\x1b[0m".encode() + b" \xff\xfe\xc3\x28"
@@ -235,6 +236,7 @@ def test_cli_odd_question_json(settings, reference):
     assert data["answer"] == reference.text
 
 
+@pytest.mark.slow
 def test_cli_chat_odd_lines(settings, reference):
     """One `stiqa chat` session fed odd lines on stdin (NUL bytes included); it answers each and ends."""
     lines = ["SICORP\x00の令和5年度予算額は？", "ﾘﾝﾀﾞｳ会議の予算は？", "What is the budget of ASPIRE?",

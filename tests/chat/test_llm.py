@@ -358,6 +358,7 @@ def test_eval_runs_through_the_backend(llm_assistant, server):
     assert any(is_condense(b) for b in server.requests)
 
 
+@pytest.mark.slow
 def test_web_chat_streams_the_llm_text_then_shows_the_guarded_answer(llm_settings, server):
     from stiqa.web.chat_tab import chat_turn
 

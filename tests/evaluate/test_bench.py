@@ -59,6 +59,7 @@ def test_fuse_rules():
     assert m == {"recall@1": 0.25, "recall@5": 0.5, "recall@10": 0.75, "mrr": round((1 + 0.5 + 1 / 6) / 4, 4)}
 
 
+@pytest.mark.slow
 def test_jsquad_bench_on_tiny_file(tmp_path):
     from bench.jsquad_runs import run_jsquad
     from bench.report import render_markdown, write_results

@@ -3,11 +3,15 @@ chart of one subject over its fiscal years (each point cited), bad filters as me
 documents tab's report of what a new document changes."""
 from __future__ import annotations
 
+import pytest
+
 import csv
 import json
 import shutil
 
 from ledger_corpora import EXCERPT, FIXTURES, FY2025, SEED, revised, two_years  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.slow  # private indexes of two real documents, built per module
 
 
 def test_table_rows_open_their_cited_lines(settings):

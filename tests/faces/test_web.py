@@ -122,6 +122,7 @@ def test_non_loopback_host_needs_credentials():
         assert check_launch(Settings(host=host)) is None
 
 
+@pytest.mark.slow
 def test_app_refuses_public_host_without_credentials(tmp_path):
     env = {**os.environ, "STIQA_HOST": "0.0.0.0", "STIQA_PORT": str(free_port()),
            "STIQA_INDEX_DIR": str(tmp_path / "idx"), "STIQA_USERNAME": "", "STIQA_PASSWORD": ""}

@@ -120,6 +120,7 @@ def _cli(settings, *args: str) -> subprocess.CompletedProcess:
                           env=env, timeout=120)
 
 
+@pytest.mark.slow
 def test_cli_ask_json_follows_the_contract(settings):
     out = _cli(settings, "ask", "SICORPの令和5年度予算額（案）はいくらですか？", "--json")
     assert out.returncode == 0, out.stderr

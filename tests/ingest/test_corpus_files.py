@@ -147,6 +147,7 @@ def _chunks_of(odd, name: str) -> list[Chunk]:
     return [c for c in odd["chunks"] if c.source == name]
 
 
+@pytest.mark.slow
 def test_rest_of_corpus_indexed_as_before(odd, settings):
     gen = current_generation(settings.index_dir)
     before = [json.loads(l) for l in (gen / "chunks.jsonl").read_text("utf-8").splitlines() if l]
@@ -259,6 +260,7 @@ def test_load_corpus_reasons_directly(odd):
     assert sjis.warnings and "sjis.txt" in sjis.warnings[0]
 
 
+@pytest.mark.slow
 def test_huge_file_is_skipped_quickly(tmp_path, settings):
     """A file over the size limit is skipped by name, and `stiqa ingest` does not stall on it."""
     corpus, index = tmp_path / "corpus", tmp_path / "index"

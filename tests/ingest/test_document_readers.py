@@ -97,7 +97,7 @@ def test_curated_program_file_is_optional(tmp_path, chunks):
     still give the conversation its topics."""
     from stiqa.catalog.build import build_catalog
 
-    catalog = build_catalog(GEN, tmp_path / "missing.json")
+    catalog = build_catalog(GEN, data_file=tmp_path / "missing.json")
     assert catalog.programs == [] or not list(catalog.programs)
     lookup = topic_lookup(name_groups(chunks), None)
     assert lookup("ImPACTの補正予算は？") == [["革新的研究開発推進プログラム", "ImPACT"]]

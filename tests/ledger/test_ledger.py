@@ -6,6 +6,8 @@ second-year document); the seed corpus plus a FY2024 fixture in two versions (te
 """
 from __future__ import annotations
 
+import pytest
+
 import shutil
 
 from ledger_corpora import EXCERPT, FIXTURES, FY2025, SEED, revised, two_years  # noqa: F401 - fixtures
@@ -52,6 +54,7 @@ def test_json_records_carry_the_contract_fields(settings):
         assert all({"source", "line_start", "line_end"} <= set(c) for c in d["citations"])
 
 
+@pytest.mark.slow
 def test_two_years_of_one_program_from_two_real_documents(two_years):
     from stiqa.ledger.update import read_ledger
 
@@ -77,6 +80,7 @@ def test_adding_the_fy2025_document_reports_its_new_subjects_and_no_false_change
 # ------------------------------------------------------------------ what a new document changes
 
 
+@pytest.mark.slow
 def test_a_revised_figure_in_a_new_document_is_reported_old_to_new_both_cited(revised):
     from stiqa.ledger.changes import ingest_report, read_changes
 

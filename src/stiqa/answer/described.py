@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from stiqa.text.japanese import compact, normalize
+from stiqa.text.japanese import compact, ngrams, normalize
 from stiqa.records import Chunk
 
 #: the clause right before a quoted program name: 「(description)を行う「NAME」」, 「(description)する「NAME」」
@@ -18,8 +18,7 @@ _LEAD = re.compile(r"([^。、「」()]{10,60}?)(?:を行う|を支援する|す
 
 
 def _grams(text: str) -> set[str]:
-    t = re.sub(r"\W", "", normalize(text))
-    return {t[i:i + 2] for i in range(len(t) - 1)}
+    return ngrams(re.sub(r"\W", "", normalize(text)))
 
 
 def descriptions(names: list[str], chunks: list[Chunk]) -> list[set[str]]:
@@ -33,7 +32,7 @@ def descriptions(names: list[str], chunks: list[Chunk]) -> list[set[str]]:
     return out
 
 
-def titled_by(chunk: Chunk, described: list[set[str]], threshold: float = 0.6) -> bool:
+def titled_by(chunk: Chunk, described: list[set[str]], *, threshold: float = 0.6) -> bool:
     """Is one of the chunk's headings, or its first line, (nearly) one of the descriptions?"""
     first = next((l for l in chunk.text.split("\n") if l.strip()), "")
     for part in chunk.section.split(" > ") + [first]:

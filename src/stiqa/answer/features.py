@@ -10,7 +10,7 @@ import re
 from functools import lru_cache
 
 from stiqa.answer.question import asked_kind
-from stiqa.text.japanese import compact, fiscal_years, normalize, nouns, tokens
+from stiqa.text.japanese import compact, fiscal_years, ngrams, normalize, nouns, tokens
 from stiqa.answer.question import KINDS, Query
 from stiqa.answer.options import Offer, Option
 
@@ -74,8 +74,7 @@ def _compact(text: str) -> str:
 
 @lru_cache(maxsize=65536)
 def _grams(text: str) -> frozenset[str]:
-    t = re.sub(r"[^一-龯ァ-ヴーぁ-んA-Za-z0-9]", "", compact(text).lower())
-    return frozenset(t[i:i + 2] for i in range(len(t) - 1))
+    return frozenset(ngrams(re.sub(r"[^一-龯ァ-ヴーぁ-んA-Za-z0-9]", "", compact(text).lower())))
 
 
 def _years(text: str) -> frozenset[int]:

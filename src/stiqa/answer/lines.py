@@ -51,7 +51,7 @@ class Lines:
         return None
 
     def _best_line(self, q: Query, hits: list[Hit], top: int = 1, need: float = 0.34):
-        units = passage_units(hits, lambda c: self._after.get(c.id))
+        units = passage_units(hits, following=lambda c: self._after.get(c.id))
         want = self._figure(q)
         if q.qtype == "amount":
             # a program's total budget does not answer "how much per project / per person"

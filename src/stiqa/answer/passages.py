@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from stiqa.text.japanese import compact, normalize, tokens
+from stiqa.text.japanese import compact, ngrams, normalize, tokens
 from stiqa.records import Chunk, Hit
 from stiqa.catalog.figures import title_lines
 from stiqa.catalog.names import program_names_in
@@ -54,7 +54,7 @@ def is_label(line: str) -> bool:
     return 0 < len(s) <= 30 and "。" not in s and not re.fullmatch(r"[\d\s,.()（）]+", s)
 
 
-def units(hits: list[Hit], following: Callable[[Chunk], Chunk | None] = lambda c: None) -> list[Unit]:
+def units(hits: list[Hit], *, following: Callable[[Chunk], Chunk | None] = lambda c: None) -> list[Unit]:
     """Candidate lines of the hits; ``following`` gives the chunk after a chunk in its file."""
     out = []
     for rank, h in enumerate(hits):
@@ -115,8 +115,7 @@ def clean(line: str) -> str:
 
 
 def grams(text: str) -> set[str]:
-    t = compact(text)
-    return {t[i:i + 2] for i in range(len(t) - 1)}
+    return ngrams(compact(text))
 
 
 _GRAM_CACHE: dict[str, set[str]] = {}

@@ -306,7 +306,7 @@ def _digest(path: Path) -> str:
         return "unreadable"
 
 
-def build_catalog(corpus_dir: Path, data_file: Path = DATA_FILE) -> Catalog:
+def build_catalog(corpus_dir: Path, *, data_file: Path = DATA_FILE) -> Catalog:
     """The catalog for a corpus folder, cached by the corpus files' and data file's hashes."""
     corpus_dir = Path(corpus_dir)
     key = (str(corpus_dir.resolve()), str(data_file), _digest(data_file),

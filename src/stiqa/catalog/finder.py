@@ -245,7 +245,7 @@ def _score(p: Program, s: Situation, idf: dict[str, float], blob: str) -> Match:
                  tuple(facts), tuple(dict.fromkeys(open_points)))
 
 
-def find_programs(catalog: Catalog, situation: str, top: int = 5) -> list[Match]:
+def find_programs(catalog: Catalog, situation: str, *, top: int = 5) -> list[Match]:
     """Best programs for a situation; empty when nothing clears the bar (say so plainly)."""
     s = parse_situation(situation, catalog)
     blobs = _blobs(catalog)
@@ -327,12 +327,12 @@ def format_matches(matches: list[Match]) -> str:
     return "\n".join(out)
 
 
-def answer_situation(catalog: Catalog, question: str, top: int = 3) -> Answer | None:
+def answer_situation(catalog: Catalog, question: str, *, top: int = 3) -> Answer | None:
     """Chat hook for 「どの制度が合う？」: a cited answer, a plain 'none fits', or None (no situation)."""
     s = parse_situation(question, catalog)
     if not any((s.audience, s.direction, s.regions, s.fields, s.duration, s.mentions, s.domestic, s.unsupported)):
         return None
-    matches = find_programs(catalog, question, top)
+    matches = find_programs(catalog, question, top=top)
     if not matches:
         return Answer(question, NO_MATCH, [], True, backend="catalog")
     text = "資料から、次の制度が合いそうです。\n" + "\n".join(

@@ -154,7 +154,7 @@ def chunk_vectors(settings: Settings, chunks: Sequence[Chunk]) -> np.ndarray:
 # ---------------------------------------------------------------- metrics
 
 
-def rank_metrics(ranks: Sequence[int | None], ks: Sequence[int] = (1, 5, 10)) -> dict[str, float]:
+def rank_metrics(ranks: Sequence[int | None], *, ks: Sequence[int] = (1, 5, 10)) -> dict[str, float]:
     """recall@k and MRR (over the ranks given; None = not retrieved) from 1-based ranks."""
     n = max(len(ranks), 1)
     out = {f"recall@{k}": sum(1 for r in ranks if r is not None and r <= k) / n for k in ks}

@@ -169,7 +169,7 @@ def summarize(items: list[dict[str, Any]], results: list[dict[str, Any]]) -> dic
     }
 
 
-def evaluate(assistant: Any, items: Iterable[dict[str, Any]], progress: bool = True
+def evaluate(assistant: Any, items: Iterable[dict[str, Any]], *, progress: bool = True
              ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Answer every item in a fresh conversation; the results (one dict each) and the summary.
 

@@ -162,7 +162,7 @@ def score(outcomes: list[Outcome], thresholds: list[float] | float) -> dict[str,
     return out
 
 
-def choose_threshold(outcomes: list[Outcome], cost: float = WRONG_COST) -> float:
+def choose_threshold(outcomes: list[Outcome], *, cost: float = WRONG_COST) -> float:
     """The threshold that maximises right − ``cost`` × wrong over the questions the model decides
     (the lowest such threshold on ties: answer as often as the cost allows)."""
     outcomes = [o for o in outcomes if o.q.rows]  # the others' fate is not the threshold's

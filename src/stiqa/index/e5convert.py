@@ -103,7 +103,7 @@ def is_complete(folder: Path, key: dict[str, str]) -> bool:
     return stamp == key and all((folder / f).is_file() and (folder / f).stat().st_size > 0 for f in REQUIRED)
 
 
-def convert(dest: Path, key: dict[str, str] | None = None) -> Path:
+def convert(dest: Path, *, key: dict[str, str] | None = None) -> Path:
     """Write the sentence-transformers folder at ``dest`` (through a temporary folder and a rename)."""
     from safetensors.numpy import save_file
 
@@ -200,7 +200,7 @@ def ensure_converted(root: Path | None = None, *, force: bool = False) -> Path:
             fcntl.flock(lock, fcntl.LOCK_EX)  # two processes converting at once: one converts
             if not force and is_complete(folder, key):
                 return folder
-            convert(folder, key)
+            convert(folder, key=key)
             for old in root.glob("e5-small-st-*"):  # folders for other versions, and leftovers
                 if old != folder:
                     shutil.rmtree(old, ignore_errors=True)

@@ -13,7 +13,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from stiqa.text.japanese import normalize
+from stiqa.text.japanese import ngrams, normalize
 from stiqa.records import Chunk
 from stiqa.ingest.files import SourceDoc
 
@@ -77,8 +77,7 @@ def program_name(heading: str) -> str:
 
 
 def _bigrams(s: str) -> set[str]:
-    s = re.sub(r"\W", "", normalize(s))
-    return {s[i:i + 2] for i in range(len(s) - 1)}
+    return ngrams(re.sub(r"\W", "", normalize(s)))
 
 
 def _similar(a: set[str], b: set[str]) -> bool:

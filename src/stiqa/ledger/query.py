@@ -62,7 +62,7 @@ def match_subjects(ledger, text: str) -> list[str]:
     return [s for s, al in names.items() if any(want in _norm(a) for a in [s, *al])]
 
 
-def nearest_subjects(ledger, text: str, n: int = 3) -> list[str]:
+def nearest_subjects(ledger, text: str, *, n: int = 3) -> list[str]:
     """The subjects whose names are closest to ``text`` (for an unknown-subject message)."""
     names = subject_names(ledger)
     by_alias = {_norm(a): s for s, al in names.items() for a in [s, *al]}

@@ -18,16 +18,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from stiqa.text.japanese import normalize
+from stiqa.text.japanese import ngrams, normalize
 from stiqa.records import Chunk
 
 _SENTENCE_END = re.compile(r"(?<=[。！？!?])|\n")
 
 
-def char_grams(text: str, n: int = 3) -> frozenset[str]:
+def char_grams(text: str, *, n: int = 3) -> frozenset[str]:
     """Character 1..n-grams of the normalised, lower-cased text with spaces dropped."""
-    s = "".join(normalize(text).lower().split())
-    return frozenset(s[i:i + k] for k in range(1, n + 1) for i in range(len(s) - k + 1))
+    return frozenset(ngrams("".join(normalize(text).lower().split()), range(1, n + 1)))
 
 
 def sentences(text: str) -> list[str]:

@@ -39,7 +39,7 @@ class StageTimes:
     rerank: float = 0.0
 
 
-def expand_query(question: str, aliases: Callable[[str], list[str]] | None = None) -> str:
+def expand_query(question: str, *, aliases: Callable[[str], list[str]] | None = None) -> str:
     """Add the corpus's own spellings: 2023年度 -> 令和5年度, an abbreviation -> its full name."""
     extra: list[str] = []
     norm = normalize(question)

@@ -193,6 +193,12 @@ def _slices(text: str, size: int) -> list[str]:
     return out
 
 
+def ngrams(s: str, sizes: tuple[int, ...] | range = (2,)) -> set[str]:
+    """Every character n-gram of ``s`` for each size. ``s`` is taken as given: each caller says how
+    it cleans its text (normalised, compacted, word characters only), the one thing that differs."""
+    return {s[i:i + k] for k in sizes for i in range(len(s) - k + 1)}
+
+
 def char_ngrams(text: str) -> list[str]:
     """Character 1- and 2-grams of the normalised text (spaces dropped): no analyser needed,
     so it still matches where Sudachi cuts a rare name or an OCR-damaged word differently."""
