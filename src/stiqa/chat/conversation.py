@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from stiqa.text.japanese import normalize
 from stiqa.records import Answer
@@ -16,8 +16,19 @@ from stiqa.answer.question import COMPARE, analyze
 from stiqa.chat.llm import ask_with_llm
 from stiqa.chat.turns import Turn, check_question
 
-if TYPE_CHECKING:  # the engine holds conversations; a conversation only calls it
-    from stiqa.engine import Assistant
+
+class Engine(Protocol):
+    """What a conversation asks of the engine (``stiqa.engine.Assistant``): the engine makes
+    conversations, so the conversation knows it only by this interface, never by import."""
+
+    settings: Any
+
+    def answer(self, question: str, *, interpretation: str = "") -> Answer: ...
+
+    def mentions(self, text: str) -> list[list[str]]: ...
+
+    def in_corpus(self, phrase: str) -> bool: ...
+
 
 _PRONOUN = re.compile(r"^(その|それ|この|あの|同じ|同|当該|そちら|こちら|これ|あれ)(事業|制度|プログラム|施策)?(の|は|って|で|に|、)?")
 _OPENERS = re.compile(r"^(では|じゃあ|じゃ|で、|それでは|それじゃ|また|あと|ちなみに|and |what about |how about )", re.I)
@@ -99,7 +110,7 @@ def _short_name(group: list[str]) -> str:
 class Conversation:
     """One user's conversation state (each web session holds its own)."""
 
-    assistant: "Assistant"
+    assistant: Engine
     turns: list[Turn] = field(default_factory=list)
 
     def topic(self) -> list[str]:
