@@ -170,11 +170,13 @@ def test_token_ids_are_the_c_engines(texts, folder, c_tokenizer):
 
 @pytest.mark.slow
 def test_vectors_match_the_c_engine(texts, folder):
-    """cosine >= 0.999 for every one of the ~1,000 texts (measured: min 0.9998, mean 0.9999)."""
+    """cosine >= 0.999 for every third of the ~1,000 texts, every kind among them (measured over
+    all of them: min 0.9998, mean 0.9999; the token ids above are checked on all)."""
     from stiqa.index.embed import E5Embedding, E5TorchEmbedding
 
     c, t = E5Embedding(), E5TorchEmbedding(folder=folder, precision="fp32")
     long_text = "\n".join(x for x, q in texts if not q)[:6000]  # > 510 tokens: e5.c's windows
+    texts = texts[::3]  # torch fp32 on two cores: a third keeps the test to ~40 s
     passages = [x for x, q in texts if not q] + [long_text]
     queries = [x for x, q in texts if q]
     assert c._model.token_count(long_text) > 1000
@@ -182,7 +184,7 @@ def test_vectors_match_the_c_engine(texts, folder):
     cq = np.array(c._model.query(queries))
     cos_q = np.sum(cq * t.encode(queries, "query"), axis=1)
     cos = np.concatenate([cos_p, cos_q])
-    assert len(cos) >= N_TEXTS and cos.min() >= 0.999, (cos.min(), cos.mean())
+    assert len(cos) >= N_TEXTS // 3 and cos.min() >= 0.999, (cos.min(), cos.mean())
     assert t.get_query_embedding(queries[0]) == pytest.approx(list(t.encode([queries[0]], "query")[0]))
 
 
