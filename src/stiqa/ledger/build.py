@@ -17,6 +17,7 @@ from stiqa.catalog.figures import Candidate, candidates, title_lines
 from stiqa.text.japanese import compact, era_to_western, fiscal_years, normalize, parse_amounts
 from stiqa.records import Chunk
 from stiqa.ledger.records import BUDGET_KINDS, Cite, Record
+from stiqa.ledger.years import context_year, previous_year, year_bound
 
 _MONEY_UNITS = {"円": 1, "千円": 10**3, "万円": 10**4, "百万円": 10**6, "千万円": 10**7, "億円": 10**8, "兆円": 10**12}
 _SCALE = {"兆": 10**12, "億": 10**8, "千万": 10**7, "百万": 10**6, "万": 10**4, "千": 10**3}
@@ -194,61 +195,6 @@ def _table_budget_kind(head: str) -> str:
     return ""
 
 
-_FY = re.compile(r"(令和|平成|昭和|(?<![A-Za-z])[RHS])\s*(\d{1,2}|元)\s*年度|(?<!\d)((?:19|20)\d{2})\s*年度|FY\s*((?:19|20)\d{2})"
-                 r"|((?:19|20)\d{2}) fiscal year|fiscal year ((?:19|20)\d{2})", re.I)
-
-
-def _fy(text: str) -> list[int]:
-    """Fiscal years a text names as such (「平成16年」 alone is a calendar year: not one)."""
-    out = []
-    for m in _FY.finditer(normalize(text)):
-        out.append(era_to_western(m.group(1), m.group(2)) if m.group(1)
-                   else int(next(g for g in m.groups()[2:] if g)))
-    return out
-
-
-def _year_bound(c: Candidate, kind: str, label: str, line: str) -> bool:
-    """Whether a figure is of the document's year when nothing nearer says: a budget or a count
-    of this year's intake is; a scheme's per-project ceiling or a count of partner countries is not."""
-    at = line.find(c.figure)
-    after = line[at + len(c.figure):at + len(c.figure) + 3] if at >= 0 else ""
-    if after.lstrip().startswith(("/", "／")) or re.search(r"最大|上限|程度|以上|以下|まで", label + after):
-        return False
-    if kind == "count":
-        return bool(re.search(r"採用|採択|応募|件数|人数|見込|受入|交付|支援", label))
-    return True
-
-
-def _previous_year(year: int | None, line: str, figure: str) -> int | None:
-    """「応募件数は46,961件(前年度45,530件)」「採択件数は15件(同18件)」: the figure in the 前年度
-    bracket is the year before the one the line is about."""
-    at = line.replace(" ", "").find(figure.replace(" ", ""))
-    before = line.replace(" ", "")[:at] if at >= 0 else ""
-    if year is None or not before:
-        return year
-    if re.search(r"前年度の?$|[(（]前年度:?$", before) or (re.search(r"[(（]同$", before) and "前年度" in before):
-        return year - 1
-    return year
-
-
-def _context_year(chunk: Chunk, line: str, *, document: bool = True) -> int | None:
-    """The one fiscal year the figure's line names, else the one of its heading, else of the
-    document's title (「平成25年度科研費の審査に係る総括」): a document about one year."""
-    years = set(_fy(line))
-    if len(years) == 1:
-        return years.pop()
-    if not document:
-        return None
-    for text in (_heading(chunk), chunk.title):
-        fy = set(_fy(text))
-        if len(fy) == 1 and (not years or fy <= years):
-            # a line naming several years, one of them the document's own: the document's
-            return fy.pop()
-        if fy:
-            return None
-    return None
-
-
 def _physical(chunk: Chunk, line: int, figure: str) -> tuple[int, str, str]:
     """The file line that holds the figure (a reader's logical line may join a PDF's wrapped
     lines): its number, normalised text and raw text."""
@@ -319,8 +265,9 @@ def _records_of(chunk: Chunk, subjects: Subjects) -> list[Record]:
                 year = years[0]
             if year is None and kind in ("money", "count", "percent") and not years:
                 segment = next((p for p in re.split(r"[■●◆]", line_text) if c.figure in p), line_text)
-                year = _context_year(chunk, segment, document=_year_bound(c, kind, label, line_text))
-            year = _previous_year(year, line_text, c.figure)
+                year = context_year(chunk, segment, document=year_bound(c, kind, label, line_text),
+                                    figure=c.figure, line_no=line_no)
+            year = previous_year(year, line_text, c.figure)
         if year is not None and not 1900 < year < 2100:
             year = None
         value, upper, unit = _value(c.figure, kind, c.unit)

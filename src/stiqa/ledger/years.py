@@ -1,0 +1,125 @@
+"""The fiscal (or calendar) year of a figure the readers found with none in its own clause:
+its line's one year, the year of the sentence before it, of its heading, or of the document's title;
+a 「前年度」 or 「同」 bracket's year before that; the nth figure of a flattened table row's nth column.
+
+Why here: the readers see one sentence at a time, but policy documents state a year once and
+go on — 「2017年の日本の研究開発費総額は…。部門別で見ると…7.2%」, 「平成15年度の研究費は…。このうち…
+92.2%」 — and an audit report's or a budget request's table names its years once, in a header line.
+"""
+from __future__ import annotations
+
+import re
+
+from stiqa.catalog.figures import Candidate
+from stiqa.records import Chunk
+from stiqa.text.japanese import era_to_western, fiscal_years, normalize
+
+
+def heading(chunk: Chunk) -> str:
+    parts = [p for p in chunk.section.split(" > ") if p.strip()]
+    return parts[-1] if parts else chunk.title
+
+
+_FY = re.compile(r"(令和|平成|昭和|(?<![A-Za-z])[RHS])\s*(\d{1,2}|元)\s*年度|(?<!\d)((?:19|20)\d{2})\s*年度|FY\s*((?:19|20)\d{2})"
+                 r"|((?:19|20)\d{2}) fiscal year|fiscal year ((?:19|20)\d{2})", re.I)
+
+
+def named_fiscal_years(text: str) -> list[int]:
+    """Fiscal years a text names as such (「平成16年」 alone is a calendar year: not one)."""
+    out = []
+    for m in _FY.finditer(normalize(text)):
+        out.append(era_to_western(m.group(1), m.group(2)) if m.group(1)
+                   else int(next(g for g in m.groups()[2:] if g)))
+    return out
+
+
+def year_bound(c: Candidate, kind: str, label: str, line: str) -> bool:
+    """Whether a figure is of the document's year when nothing nearer says: a budget or a count
+    of this year's intake is; a scheme's per-project ceiling or a count of partner countries is not."""
+    at = line.find(c.figure)
+    after = line[at + len(c.figure):at + len(c.figure) + 3] if at >= 0 else ""
+    if after.lstrip().startswith(("/", "／")) or re.search(r"最大|上限|程度|以上|以下|まで", label + after):
+        return False
+    if kind == "count":
+        return bool(re.search(r"採用|採択|応募|件数|人数|見込|受入|交付|支援", label))
+    return True
+
+
+def previous_year(year: int | None, line: str, figure: str) -> int | None:
+    """「応募件数は46,961件(前年度45,530件)」「採択件数は15件(同18件)」: the figure in the 前年度
+    bracket is the year before the one the line is about."""
+    at = line.replace(" ", "").find(figure.replace(" ", ""))
+    before = line.replace(" ", "")[:at] if at >= 0 else ""
+    if year is None or not before:
+        return year
+    if re.search(r"前年度の?$|[(（]前年度:?$", before) or (re.search(r"[(（]同$", before) and "前年度" in before):
+        return year - 1
+    return year
+
+
+def context_year(chunk: Chunk, line: str, *, document: bool = True, figure: str = "",
+                 line_no: int | None = None) -> int | None:
+    """The one fiscal year the figure's line names, else the one of the sentence before the
+    figure's (``figure`` and ``line_no`` given), else the one of its heading, else of the
+    document's title (「平成25年度科研費の審査に係る総括」): a document about one year."""
+    years = set(named_fiscal_years(line))
+    if len(years) == 1:
+        return years.pop()
+    if not document:
+        return None
+    if figure and line_no is not None:
+        before = sentence_before_year(chunk, line_no, line, figure)
+        if before is not None:
+            return before
+    for text in (heading(chunk), chunk.title):
+        fy = set(named_fiscal_years(text))
+        if len(fy) == 1 and (not years or fy <= years):
+            # a line naming several years, one of them the document's own: the document's
+            return fy.pop()
+        if fy:
+            return None
+    return None
+
+
+
+
+_DATE = re.compile(r"(?:令和|平成|昭和)?\s*(?:\d{1,4}|元)\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?")
+
+
+def _years_of(text: str) -> set[int]:
+    """Years a sentence names, dates (「平成26年7月22日閣議決定」) aside: those date a decision."""
+    return set(fiscal_years(_DATE.sub("", normalize(text))))
+
+
+def sentence_before_year(chunk: Chunk, line_no: int, line: str, figure: str) -> int | None:
+    """The one year of the sentence before the figure's, when the figure's own sentence names
+    none: 「2017年の日本の研究開発費総額は…である。」 then 「…部門別で見ると…7.2%」. The sentence
+    before is in the same line, or ends the line before (a paragraph's previous sentence, ending
+    in 「。」: a wrapped PDF line or a heading is not one) and states a figure of its year."""
+    at = line.find(figure)
+    if at < 0:
+        return None
+    *earlier, current = _SENTENCE.split(line[:at])
+    if _years_of(current):
+        return None
+    prev = next((x for x in reversed(earlier) if x.strip()), "")
+    if not prev:
+        lines = chunk.text.split("\n")
+        off = line_no - chunk.line_start
+        if not 0 < off < len(lines):
+            return None
+        above = normalize(lines[off - 1]).strip()
+        if not above.endswith("。"):
+            return None
+        prev = [x for x in _SENTENCE.split(above) if x.strip()][-1]
+    years = _years_of(prev)
+    if len(years) != 1 or not _FIGURE.search(prev):
+        return None
+    # the year the sentence's figures are of (「2017年の」「2017年では」「平成15年度の…研究費は」), not
+    # the year something began (「平成22年度公募から」「平成23年度に基金化された」)
+    return years.pop() if _TOPIC_YEAR.search(normalize(prev)) else None
+
+
+_SENTENCE = re.compile(r"(?<=。)(?![)）」』])")  # 「(以下「研究費」という。)」 ends no sentence
+_FIGURE = re.compile(r"\d[\d,.]*\s*(?:兆|億|万|千)?\s*(?:円|%|人|件|倍|ユーロ|ドル)")
+_TOPIC_YEAR = re.compile(r"(?:(?:令和|平成|昭和)\s*(?:\d{1,2}|元)|(?:19|20)\d{2})\s*年度?\s*(?:の|では|は|における)")
