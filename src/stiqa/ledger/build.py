@@ -106,9 +106,30 @@ def subjects_for(corpus_dir: Path | None, chunks: list[Chunk]) -> Subjects:
     return Subjects(groups)
 
 
+# A program page's or call's attribute headings (「○応募総額」「■Research Budget」「期間・予算」「支援経費」)
+# say what a figure is, not whose: the program is the heading above, or the document's.
+_ATTR = (r"(?:研究|支援|実施|事業|渡航|採択予定|採択|応募|予定|募集|交付|申請)?"
+         r"(?:予算額?|経費|費用|期間|課題数|件数|人数|総額|金額|額|規模|対象|資格|数)")
+_ATTRIBUTE = re.compile(rf"{_ATTR}(?:[・、/と]|及び)?(?:{_ATTR})?"
+                        r"|(?:research |project |grant |support )?(?:budget|period|funds?|funding|duration|amount"
+                        r"|eligibility|number of [a-z ]+)", re.I)
+# 「●総額上限12億円(直接経費)」: a figure's own line, set apart like a heading
+_FIGURE_LINE = re.compile(r"\d[\d,.]*\s*(?:兆|億|万|千)?\s*(?:円|%|人|件|か月|ヶ月|年間)")
+
+
+def _not_a_subject(heading: str) -> bool:
+    """Whether a heading or title line names an attribute or a figure, not a program."""
+    bare = _DECOR.sub("", normalize(heading)).strip(" ○〇・:：")
+    return not bare or bool(_ATTRIBUTE.fullmatch(bare)) or bool(_FIGURE_LINE.search(normalize(heading)))
+
+
 def _heading(chunk: Chunk) -> str:
+    """The nearest heading that names a subject ('' when none does)."""
     parts = [p for p in chunk.section.split(" > ") if p.strip()]
-    return parts[-1] if parts else chunk.title
+    for p in reversed(parts):
+        if not _not_a_subject(p):
+            return p
+    return "" if parts else chunk.title
 
 
 def _base_subject(chunk: Chunk, subjects: Subjects) -> str:
@@ -118,7 +139,9 @@ def _base_subject(chunk: Chunk, subjects: Subjects) -> str:
         return subjects.canonical(chunk.program)
     head = _heading(chunk)
     if " > " not in chunk.section:  # under the document's own heading: a slide's title says more
-        titles = title_lines(chunk)
+        # 「②連携機関」 among a slide's short lines is an item of a list, not its title
+        items = {normalize(x).strip() for x in chunk.text.split("\n") if re.match(r"\s*[①-⑳]", x)}
+        titles = [t for t in title_lines(chunk) if not _not_a_subject(t) and t not in items]
         known = [t for t in titles if subjects.known(t)]
         if known:
             return subjects.canonical(known[0])
