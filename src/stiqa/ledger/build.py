@@ -17,7 +17,7 @@ from stiqa.catalog.figures import Candidate, candidates, title_lines
 from stiqa.text.japanese import compact, era_to_western, fiscal_years, normalize, parse_amounts
 from stiqa.records import Chunk
 from stiqa.ledger.records import BUDGET_KINDS, Cite, Record
-from stiqa.ledger.years import context_year, previous_year, year_bound
+from stiqa.ledger.years import context_year, in_previous_year_bracket, locate, previous_year, year_bound
 
 _MONEY_UNITS = {"円": 1, "千円": 10**3, "万円": 10**4, "百万円": 10**6, "千万円": 10**7, "億円": 10**8, "兆円": 10**12}
 _SCALE = {"兆": 10**12, "億": 10**8, "千万": 10**7, "百万": 10**6, "万": 10**4, "千": 10**3}
@@ -286,11 +286,14 @@ def _records_of(chunk: Chunk, subjects: Subjects) -> list[Record]:
                 year = fact.year
             elif len(years) == 1:
                 year = years[0]
+            at = locate(line_text, c.figure, normalize(c.span))
             if year is None and kind in ("money", "count", "percent") and not years:
                 segment = next((p for p in re.split(r"[■●◆]", line_text) if c.figure in p), line_text)
-                year = context_year(chunk, segment, document=year_bound(c, kind, label, line_text),
-                                    figure=c.figure, line_no=line_no)
-            year = previous_year(year, line_text, c.figure)
+                # a 「(前年度114件)」 bracket's figure is of the year its sentence is about
+                bound = year_bound(c, kind, label, line_text, at) or in_previous_year_bracket(line_text, c.figure, at)
+                year = context_year(chunk, segment, document=bound, figure=c.figure, line_no=line_no,
+                                    at=locate(segment, c.figure, normalize(c.span)))
+            year = previous_year(year, line_text, c.figure, at)
         if year is not None and not 1900 < year < 2100:
             year = None
         value, upper, unit = _value(c.figure, kind, c.unit)

@@ -33,10 +33,10 @@ def named_fiscal_years(text: str) -> list[int]:
     return out
 
 
-def year_bound(c: Candidate, kind: str, label: str, line: str) -> bool:
+def year_bound(c: Candidate, kind: str, label: str, line: str, at: int | None = None) -> bool:
     """Whether a figure is of the document's year when nothing nearer says: a budget or a count
     of this year's intake is; a scheme's per-project ceiling or a count of partner countries is not."""
-    at = line.find(c.figure)
+    at = line.find(c.figure) if at is None else at
     after = line[at + len(c.figure):at + len(c.figure) + 3] if at >= 0 else ""
     if after.lstrip().startswith(("/", "／")) or re.search(r"最大|上限|程度|以上|以下|まで", label + after):
         return False
@@ -45,20 +45,29 @@ def year_bound(c: Candidate, kind: str, label: str, line: str) -> bool:
     return True
 
 
-def previous_year(year: int | None, line: str, figure: str) -> int | None:
+def previous_year(year: int | None, line: str, figure: str, at: int | None = None) -> int | None:
     """「応募件数は46,961件(前年度45,530件)」「採択件数は15件(同18件)」: the figure in the 前年度
     bracket is the year before the one the line is about."""
-    at = line.replace(" ", "").find(figure.replace(" ", ""))
-    before = line.replace(" ", "")[:at] if at >= 0 else ""
-    if year is None or not before:
+    if year is None or not in_previous_year_bracket(line, figure, at):
         return year
-    if re.search(r"前年度の?$|[(（]前年度:?$", before) or (re.search(r"[(（]同$", before) and "前年度" in before):
-        return year - 1
-    return year
+    return year - 1
+
+
+def in_previous_year_bracket(line: str, figure: str, at: int | None = None) -> bool:
+    """Whether the figure at ``at`` (its first place when None) stands in a 「前年度」 bracket or
+    after 「前年度の」; 「(同18件)」 after a 「(前年度114件)」 of the same sentence is one too."""
+    if at is None:
+        at = line.replace(" ", "").find(figure.replace(" ", ""))
+        before = line.replace(" ", "")[:at] if at >= 0 else ""
+    else:
+        before = line[:at].replace(" ", "")
+    sentence = _SENTENCE.split(before)[-1]
+    return bool(re.search(r"前年度の?$|[(（]前年度:?$", before)
+                or (re.search(r"[(（]同$", before) and "前年度" in sentence))
 
 
 def context_year(chunk: Chunk, line: str, *, document: bool = True, figure: str = "",
-                 line_no: int | None = None) -> int | None:
+                 line_no: int | None = None, at: int | None = None) -> int | None:
     """The one fiscal year the figure's line names, else the one of the sentence before the
     figure's (``figure`` and ``line_no`` given), else the one of its heading, else of the
     document's title (「平成25年度科研費の審査に係る総括」): a document about one year."""
@@ -68,7 +77,7 @@ def context_year(chunk: Chunk, line: str, *, document: bool = True, figure: str 
     if not document:
         return None
     if figure and line_no is not None:
-        before = sentence_before_year(chunk, line_no, line, figure)
+        before = sentence_before_year(chunk, line_no, line, figure, at)
         if before is not None:
             return before
     for text in (heading(chunk), chunk.title):
@@ -91,12 +100,12 @@ def _years_of(text: str) -> set[int]:
     return set(fiscal_years(_DATE.sub("", normalize(text))))
 
 
-def sentence_before_year(chunk: Chunk, line_no: int, line: str, figure: str) -> int | None:
+def sentence_before_year(chunk: Chunk, line_no: int, line: str, figure: str, at: int | None = None) -> int | None:
     """The one year of the sentence before the figure's, when the figure's own sentence names
     none: 「2017年の日本の研究開発費総額は…である。」 then 「…部門別で見ると…7.2%」. The sentence
     before is in the same line, or ends the line before (a paragraph's previous sentence, ending
     in 「。」: a wrapped PDF line or a heading is not one) and states a figure of its year."""
-    at = line.find(figure)
+    at = line.find(figure) if at is None else at
     if at < 0:
         return None
     *earlier, current = _SENTENCE.split(line[:at])
@@ -123,3 +132,14 @@ def sentence_before_year(chunk: Chunk, line_no: int, line: str, figure: str) -> 
 _SENTENCE = re.compile(r"(?<=。)(?![)）」』])")  # 「(以下「研究費」という。)」 ends no sentence
 _FIGURE = re.compile(r"\d[\d,.]*\s*(?:兆|億|万|千)?\s*(?:円|%|人|件|倍|ユーロ|ドル)")
 _TOPIC_YEAR = re.compile(r"(?:(?:令和|平成|昭和)\s*(?:\d{1,2}|元)|(?:19|20)\d{2})\s*年度?\s*(?:の|では|は|における)")
+
+
+def locate(line: str, figure: str, span: str = "") -> int:
+    """Where in ``line`` the figure stands: inside its own sentence ``span`` when the line holds
+    it (「前年度の30%とほぼ同様の29.9%」 and 「前年度の29.9%から低下」 are two figures 29.9%)."""
+    start = line.find(span) if span else -1
+    if start >= 0:
+        inner = span.find(figure)
+        if inner >= 0:
+            return start + inner
+    return line.find(figure)
