@@ -17,7 +17,8 @@ from stiqa.catalog.figures import Candidate, candidates, title_lines
 from stiqa.text.japanese import compact, era_to_western, fiscal_years, normalize, parse_amounts
 from stiqa.records import Chunk
 from stiqa.ledger.records import BUDGET_KINDS, Cite, Record
-from stiqa.ledger.years import context_year, in_previous_year_bracket, locate, previous_year, year_bound
+from stiqa.ledger.years import (column_year, context_year, in_previous_year_bracket, locate, previous_year,
+                                year_bound)
 
 _MONEY_UNITS = {"円": 1, "千円": 10**3, "万円": 10**4, "百万円": 10**6, "千万円": 10**7, "億円": 10**8, "兆円": 10**12}
 _SCALE = {"兆": 10**12, "億": 10**8, "千万": 10**7, "百万": 10**6, "万": 10**4, "千": 10**3}
@@ -287,6 +288,8 @@ def _records_of(chunk: Chunk, subjects: Subjects) -> list[Record]:
             elif len(years) == 1:
                 year = years[0]
             at = locate(line_text, c.figure, normalize(c.span))
+            if (fact is None or not fact.year) and not years:
+                year = column_year(chunk, line_no, line_text, at) or year
             if year is None and kind in ("money", "count", "percent") and not years:
                 segment = next((p for p in re.split(r"[■●◆]", line_text) if c.figure in p), line_text)
                 # a 「(前年度114件)」 bracket's figure is of the year its sentence is about

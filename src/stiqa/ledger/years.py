@@ -143,3 +143,45 @@ def locate(line: str, figure: str, span: str = "") -> int:
         if inner >= 0:
             return start + inner
     return line.find(figure)
+
+
+_ERA = re.compile(r"(令和|平成|昭和)")
+_BARE_FY = re.compile(r"(?<![\d年和成])(\d{1,2})\s*事業年度")
+_NUM = re.compile(r"(?<![\d,.])\d[\d,]*(?:\.\d+)?")
+
+
+def _header_years(text: str, era: str) -> list[int]:
+    """The years a table's header row names, in order: 「区分 14事業年度 (13事業年度)」 in a 平成
+    document is [2002, 2001]; 「平成9年度当初予算額 平成10年度予算案」 is [1997, 1998]."""
+    norm = normalize(text)
+    found = [(m.start(), y) for m in re.finditer(r"(令和|平成|昭和)\s*(\d{1,2}|元)\s*年度", norm)
+             for y in [era_to_western(m.group(1), m.group(2))]]
+    found += [(m.start(), int(m.group(1))) for m in re.finditer(r"(?<!\d)((?:19|20)\d{2})\s*年度", norm)]
+    if era:
+        found += [(m.start(), era_to_western(era, m.group(1))) for m in _BARE_FY.finditer(norm)]
+    return [y for _, y in sorted(found)]
+
+
+def column_year(chunk: Chunk, line_no: int, line: str, at: int) -> int | None:
+    """The year of a flattened table's column: a header line naming N years and no figure, then
+    rows (no blank line between) each holding N numbers — the figure that is a row's i-th number
+    is of the header's i-th year. An audit report's 「区分 14事業年度 (13事業年度)」 tables and a
+    budget table copied out of a PDF have this shape."""
+    lines = chunk.text.split("\n")
+    off = line_no - chunk.line_start
+    if not 0 <= off < len(lines) or at < 0:
+        return None
+    nums = [m.start() for m in _NUM.finditer(line)]
+    if len(nums) < 2 or at not in nums:
+        return None
+    era = next((m.group(1) for m in [_ERA.search(normalize(chunk.title))] if m), "")
+    for k in range(off - 1, max(-1, off - 13), -1):
+        text = normalize(lines[k])
+        if not text.strip():
+            return None
+        years = _header_years(text, era)
+        if len(set(years)) >= 2:
+            if _FIGURE.search(text) or len(years) != len(nums):
+                return None
+            return years[nums.index(at)]
+    return None
