@@ -50,6 +50,16 @@ def test_a_year_stated_in_the_sentence_before_is_the_figures_year(budget):
     assert r.year == 2003
 
 
+def test_a_calendar_year_earlier_in_the_figures_own_sentence_is_its_year(budget):
+    # 「中国は2017年では50.8兆円、対前年比は9.7%増」 (NISTEP 2019)
+    assert {r.year for r in _one(budget, "9.7%")} == {2017}
+    assert {r.year for r in _one(budget, "17.5兆円", 21)} == {2017}
+    # 「日本の研究者数は2023年において70.6万人」「…2023年では18.3万人、対前年比率は4.5%増」 (NISTEP 2024)
+    records = _ledger(GENERALITY / "nistep_indicators2024_researchers.md")
+    for fig in ("70.6万人", "18.3万人", "4.5%"):
+        assert {r.year for r in _one(records, fig)} == {2023}
+
+
 def test_a_year_something_began_is_not_the_next_sentences_year(budget):
     # 「平成22年度公募から設けた…」「平成23年度に基金化された…」 date a scheme, not the figures after them
     assert {r.year for r in _one(budget, "28.3%")} == {2013}

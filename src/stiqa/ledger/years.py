@@ -74,6 +74,10 @@ def context_year(chunk: Chunk, line: str, *, document: bool = True, figure: str 
     years = set(named_fiscal_years(line))
     if len(years) == 1:
         return years.pop()
+    if figure:
+        own = own_sentence_year(line, figure, at)
+        if own is not None:
+            return own
     if not document:
         return None
     if figure and line_no is not None:
@@ -130,8 +134,20 @@ def sentence_before_year(chunk: Chunk, line_no: int, line: str, figure: str, at:
 
 
 _SENTENCE = re.compile(r"(?<=。)(?![)）」』])")  # 「(以下「研究費」という。)」 ends no sentence
+def own_sentence_year(line: str, figure: str, at: int | None = None) -> int | None:
+    """The one year the figure's own sentence names before it as its topic: 「2017年の日本の研究開発費
+    総額(名目額)は、19.1兆円」, 「中国は2017年では50.8兆円、対前年比は9.7%増」 (a calendar year, which
+    the line's fiscal-year rule does not read)."""
+    at = line.find(figure) if at is None else at
+    if at < 0:
+        return None
+    current = _SENTENCE.split(line[:at])[-1]
+    years = _years_of(current)
+    return years.pop() if len(years) == 1 and _TOPIC_YEAR.search(normalize(current)) else None
+
+
 _FIGURE = re.compile(r"\d[\d,.]*\s*(?:兆|億|万|千)?\s*(?:円|%|人|件|倍|ユーロ|ドル)")
-_TOPIC_YEAR = re.compile(r"(?:(?:令和|平成|昭和)\s*(?:\d{1,2}|元)|(?:19|20)\d{2})\s*年度?\s*(?:の|では|は|における)")
+_TOPIC_YEAR = re.compile(r"(?:(?:令和|平成|昭和)\s*(?:\d{1,2}|元)|(?:19|20)\d{2})\s*年度?\s*(?:の|では|は|における|において)")
 
 
 def locate(line: str, figure: str, span: str = "") -> int:
