@@ -17,6 +17,8 @@ from stiqa.catalog.figures import Candidate, candidates, title_lines
 from stiqa.text.japanese import compact, era_to_western, fiscal_years, normalize, parse_amounts
 from stiqa.records import Chunk
 from stiqa.ledger.records import BUDGET_KINDS, Cite, Record
+from stiqa.ledger.years import (column_year, context_year, in_previous_year_bracket, locate, previous_year,
+                                year_bound)
 
 _MONEY_UNITS = {"円": 1, "千円": 10**3, "万円": 10**4, "百万円": 10**6, "千万円": 10**7, "億円": 10**8, "兆円": 10**12}
 _SCALE = {"兆": 10**12, "億": 10**8, "千万": 10**7, "百万": 10**6, "万": 10**4, "千": 10**3}
@@ -105,9 +107,30 @@ def subjects_for(corpus_dir: Path | None, chunks: list[Chunk]) -> Subjects:
     return Subjects(groups)
 
 
+# A program page's or call's attribute headings (「○応募総額」「■Research Budget」「期間・予算」「支援経費」)
+# say what a figure is, not whose: the program is the heading above, or the document's.
+_ATTR = (r"(?:研究|支援|実施|事業|渡航|採択予定|採択|応募|予定|募集|交付|申請)?"
+         r"(?:予算額?|経費|費用|期間|課題数|件数|人数|総額|金額|額|規模|対象|資格|数)")
+_ATTRIBUTE = re.compile(rf"{_ATTR}(?:[・、/と]|及び)?(?:{_ATTR})?"
+                        r"|(?:research |project |grant |support )?(?:budget|period|funds?|funding|duration|amount"
+                        r"|eligibility|number of [a-z ]+)", re.I)
+# 「●総額上限12億円(直接経費)」: a figure's own line, set apart like a heading
+_FIGURE_LINE = re.compile(r"\d[\d,.]*\s*(?:兆|億|万|千)?\s*(?:円|%|人|件|か月|ヶ月|年間)")
+
+
+def _not_a_subject(heading: str) -> bool:
+    """Whether a heading or title line names an attribute or a figure, not a program."""
+    bare = _DECOR.sub("", normalize(heading)).strip(" ○〇・:：")
+    return not bare or bool(_ATTRIBUTE.fullmatch(bare)) or bool(_FIGURE_LINE.search(normalize(heading)))
+
+
 def _heading(chunk: Chunk) -> str:
+    """The nearest heading that names a subject ('' when none does)."""
     parts = [p for p in chunk.section.split(" > ") if p.strip()]
-    return parts[-1] if parts else chunk.title
+    for p in reversed(parts):
+        if not _not_a_subject(p):
+            return p
+    return "" if parts else chunk.title
 
 
 def _base_subject(chunk: Chunk, subjects: Subjects) -> str:
@@ -117,7 +140,9 @@ def _base_subject(chunk: Chunk, subjects: Subjects) -> str:
         return subjects.canonical(chunk.program)
     head = _heading(chunk)
     if " > " not in chunk.section:  # under the document's own heading: a slide's title says more
-        titles = title_lines(chunk)
+        # 「②連携機関」 among a slide's short lines is an item of a list, not its title
+        items = {normalize(x).strip() for x in chunk.text.split("\n") if re.match(r"\s*[①-⑳]", x)}
+        titles = [t for t in title_lines(chunk) if not _not_a_subject(t) and t not in items]
         known = [t for t in titles if subjects.known(t)]
         if known:
             return subjects.canonical(known[0])
@@ -194,61 +219,6 @@ def _table_budget_kind(head: str) -> str:
     return ""
 
 
-_FY = re.compile(r"(令和|平成|昭和|(?<![A-Za-z])[RHS])\s*(\d{1,2}|元)\s*年度|(?<!\d)((?:19|20)\d{2})\s*年度|FY\s*((?:19|20)\d{2})"
-                 r"|((?:19|20)\d{2}) fiscal year|fiscal year ((?:19|20)\d{2})", re.I)
-
-
-def _fy(text: str) -> list[int]:
-    """Fiscal years a text names as such (「平成16年」 alone is a calendar year: not one)."""
-    out = []
-    for m in _FY.finditer(normalize(text)):
-        out.append(era_to_western(m.group(1), m.group(2)) if m.group(1)
-                   else int(next(g for g in m.groups()[2:] if g)))
-    return out
-
-
-def _year_bound(c: Candidate, kind: str, label: str, line: str) -> bool:
-    """Whether a figure is of the document's year when nothing nearer says: a budget or a count
-    of this year's intake is; a scheme's per-project ceiling or a count of partner countries is not."""
-    at = line.find(c.figure)
-    after = line[at + len(c.figure):at + len(c.figure) + 3] if at >= 0 else ""
-    if after.lstrip().startswith(("/", "／")) or re.search(r"最大|上限|程度|以上|以下|まで", label + after):
-        return False
-    if kind == "count":
-        return bool(re.search(r"採用|採択|応募|件数|人数|見込|受入|交付|支援", label))
-    return True
-
-
-def _previous_year(year: int | None, line: str, figure: str) -> int | None:
-    """「応募件数は46,961件(前年度45,530件)」「採択件数は15件(同18件)」: the figure in the 前年度
-    bracket is the year before the one the line is about."""
-    at = line.replace(" ", "").find(figure.replace(" ", ""))
-    before = line.replace(" ", "")[:at] if at >= 0 else ""
-    if year is None or not before:
-        return year
-    if re.search(r"前年度の?$|[(（]前年度:?$", before) or (re.search(r"[(（]同$", before) and "前年度" in before):
-        return year - 1
-    return year
-
-
-def _context_year(chunk: Chunk, line: str, *, document: bool = True) -> int | None:
-    """The one fiscal year the figure's line names, else the one of its heading, else of the
-    document's title (「平成25年度科研費の審査に係る総括」): a document about one year."""
-    years = set(_fy(line))
-    if len(years) == 1:
-        return years.pop()
-    if not document:
-        return None
-    for text in (_heading(chunk), chunk.title):
-        fy = set(_fy(text))
-        if len(fy) == 1 and (not years or fy <= years):
-            # a line naming several years, one of them the document's own: the document's
-            return fy.pop()
-        if fy:
-            return None
-    return None
-
-
 def _physical(chunk: Chunk, line: int, figure: str) -> tuple[int, str, str]:
     """The file line that holds the figure (a reader's logical line may join a PDF's wrapped
     lines): its number, normalised text and raw text."""
@@ -317,10 +287,16 @@ def _records_of(chunk: Chunk, subjects: Subjects) -> list[Record]:
                 year = fact.year
             elif len(years) == 1:
                 year = years[0]
+            at = locate(line_text, c.figure, normalize(c.span))
+            if (fact is None or not fact.year) and not years:
+                year = column_year(chunk, line_no, line_text, at) or year
             if year is None and kind in ("money", "count", "percent") and not years:
                 segment = next((p for p in re.split(r"[■●◆]", line_text) if c.figure in p), line_text)
-                year = _context_year(chunk, segment, document=_year_bound(c, kind, label, line_text))
-            year = _previous_year(year, line_text, c.figure)
+                # a 「(前年度114件)」 bracket's figure is of the year its sentence is about
+                bound = year_bound(c, kind, label, line_text, at) or in_previous_year_bracket(line_text, c.figure, at)
+                year = context_year(chunk, segment, document=bound, figure=c.figure, line_no=line_no,
+                                    at=locate(segment, c.figure, normalize(c.span)))
+            year = previous_year(year, line_text, c.figure, at)
         if year is not None and not 1900 < year < 2100:
             year = None
         value, upper, unit = _value(c.figure, kind, c.unit)
