@@ -81,3 +81,21 @@ def test_the_searcher_keeps_no_state_per_call(settings):
     _, b = searcher.search_timed("SATREPSの相手国は", 5)
     assert a is not b and a.embed >= 0 and b.fuse >= 0
     assert {k for k in vars(searcher) if k not in before} <= {"_matcher", "_position"}
+
+
+def test_sentence_scores_do_not_depend_on_string_hashing(settings):
+    """Two interpreters with different PYTHONHASHSEED score the same chunks bit for bit the same: n-gram
+    ids and sums never follow a set's order (the answer model's options once did, in the last bit)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; from stiqa.ingest.files import load_corpus; from stiqa.ingest.chunker import chunk_corpus; "
+            "from stiqa.retrieve.rerank import SentenceMatcher; from pathlib import Path; "
+            "docs, _ = load_corpus(Path(sys.argv[1])); m = SentenceMatcher(chunk_corpus(docs)); "
+            "q = 'LOTUSの応募締切はいつですか？'; "
+            "print(m.scores(q, list(range(len(m.texts)))).tobytes().hex()); "
+            "print([s for p in range(len(m.texts)) for _, s in m.sentence_scores(q, p)])")
+    outs = [subprocess.run([sys.executable, "-c", code, str(settings.corpus_dir)], capture_output=True, text=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}, check=True).stdout for seed in ("1", "7")]
+    assert outs[0] == outs[1] and len(outs[0]) > 100

@@ -46,16 +46,18 @@ class SentenceMatcher:
         head_rows: list[list[int]] = []
         sent_rows: list[list[int]] = []
         offsets = [0]
+        # n-grams in sorted order, never a set's: ids, rows and every float sum over them must not
+        # depend on the interpreter's string hashing (PYTHONHASHSEED), or scores move in the last bit
         for c in chunks:
-            for g in char_grams(c.text):
+            for g in sorted(char_grams(c.text)):
                 j = vocab.setdefault(g, len(vocab))
                 if j == len(df):
                     df.append(0)
                 df[j] += 1
         for c in chunks:
             head = char_grams(" ".join(p for p in (c.title, c.section, c.program) if p))
-            head_rows.append([vocab[g] for g in head if g in vocab])
-            rows = [[vocab[g] for g in char_grams(s) - head if g in vocab] for s in sentences(c.text)]
+            head_rows.append(sorted(vocab[g] for g in head if g in vocab))
+            rows = [sorted(vocab[g] for g in char_grams(s) - head if g in vocab) for s in sentences(c.text)]
             sent_rows.extend(rows or [[]])
             offsets.append(len(sent_rows))
         n = len(chunks)
@@ -71,7 +73,7 @@ class SentenceMatcher:
         """The question's n-grams as a rarity-weight vector over the vocabulary, the total weight of
         those the chunks hold, and how much weight the unseen ones would carry at the top rarity."""
         grams = char_grams(query)
-        ids = np.fromiter((self.vocab[g] for g in grams if g in self.vocab), dtype=np.int64)
+        ids = np.sort(np.fromiter((self.vocab[g] for g in grams if g in self.vocab), dtype=np.int64))
         weight = np.zeros(len(self.vocab), dtype=np.float32)
         weight[ids] = self.idf[ids]
         seen = float(self.idf[ids].sum()) if ids.size else 0.0
