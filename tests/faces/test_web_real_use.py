@@ -160,6 +160,9 @@ def test_the_page_speaks_japanese(rated_app, artifacts, tmp_path, width):
         body = page.inner_text("body")
         assert re.search(r"作成日時\s*\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d", body), body[:2000]
         assert "+0000" not in body and "FY2023" not in body and " 0 KB" not in body
+        assert "Use via API" not in body
+        if width > 500:  # a phone's footer shows no API link at all
+            assert "APIで使う" in page.inner_text("footer")
         assert "令和5年度" in page.inner_text(".stiqa-docs")
         doc = tmp_path / "memo.docx"
         doc.write_bytes(b"PK\x03\x04 a word file")

@@ -13,7 +13,7 @@
     [/^Invalid file types?: (.*)\. Only (.*) allowed\.$/, "追加できない種類のファイルです: $1（$2 のみ）"],
     [/^File\(s\) exceed the maximum allowed size of (.*?): (.*)$/, "ファイルが大きすぎます（上限 $1）: $2"],
     [/^Error$/, "エラー"], [/^processing \|$/, "処理中 |"], [/^queue: (.*) \|$/, "順番待ち $1 |"],
-    [/^Loading\.\.\.$/, "読み込み中…"], [/^(\d+\.\d)s$/, "$1秒"], [/^(\d+\.\d)\/(\d+\.\d)s$/, "$1/$2秒"]];
+    [/^Loading\.\.\.$/, "読み込み中…"], [/^Use via API$/, "APIで使う"], [/^(\d+\.\d)s$/, "$1秒"], [/^(\d+\.\d)\/(\d+\.\d)s$/, "$1/$2秒"]];
   const ja = (text) => { for (const [re, to] of WORDS) if (re.test(text)) return text.replace(re, to); return null; };
   const fix = (root) => {
     root.querySelectorAll("[aria-label]").forEach((el) => {
