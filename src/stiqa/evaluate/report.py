@@ -99,17 +99,7 @@ def write_report(items: list[dict[str, Any]], results: list[dict[str, Any]], sum
     if png:
         out += ["", f"![accuracy by type]({png.name})"]
     if comparison is not None:
-        by_id = {r["id"]: r for r in results}
-        qs = {i["id"]: i for i in items}
-        out += ["", "## ベースラインとの比較", ""]
-        for key, (old, new) in comparison["dropped"].items():
-            out.append(f"- **{key} が下がりました**: {_pct(old)} → {_pct(new)}")
-        out.append(f"- 以前は正解・今回は不正解（regressions）: {len(comparison['regressions'])}")
-        for qid in comparison["regressions"]:
-            out.append(f"  - `{qid}` {_md(qs[qid]['question'])} → {_md(by_id[qid]['answer'])[:200]}")
-        out.append(f"- 以前は不正解・今回は正解（fixes）: {len(comparison['fixes'])}")
-        for qid in comparison["fixes"]:
-            out.append(f"  - `{qid}` {_md(qs[qid]['question'])}")
+        out += ["", "## ベースラインとの比較", "", *_comparison_lines(comparison, items, results, markdown=True)]
     # wrong answers that were given come first: a wrong figure is worse than an abstention
     fails = sorted(((i, r) for i, r in zip(items, results) if not r["eval"]["correct"]),
                    key=lambda ir: bool(ir[1].get("abstained")))
@@ -159,15 +149,26 @@ def write_results(results: list[dict[str, Any]], path: str | Path) -> Path:
 
 def format_comparison(comparison: dict[str, Any], items: list[dict[str, Any]],
                       results: list[dict[str, Any]]) -> str:
+    return "\n".join(_comparison_lines(comparison, items, results, markdown=False))
+
+
+def _comparison_lines(comparison: dict[str, Any], items: list[dict[str, Any]], results: list[dict[str, Any]],
+                      *, markdown: bool) -> list[str]:
+    """The comparison with the baseline, once: figures that dropped, regressions, fixes; as Markdown
+    for the report or as plain lines for the terminal."""
     qs = {i["id"]: i for i in items}
     by_id = {r["id"]: r for r in results}
+    md = _md if markdown else (lambda s: s)
     lines = []
     for key, (old, new) in comparison["dropped"].items():
-        lines.append(f"{key} が下がりました: {_pct(old)} → {_pct(new)}")
-    lines.append(f"以前は正解・今回は不正解: {len(comparison['regressions'])}")
+        lines.append(f"- **{key} が下がりました**: {_pct(old)} → {_pct(new)}" if markdown
+                     else f"{key} が下がりました: {_pct(old)} → {_pct(new)}")
+    tag = ("- ", "（regressions）", "（fixes）") if markdown else ("", "", "")
+    lines.append(f"{tag[0]}以前は正解・今回は不正解{tag[1]}: {len(comparison['regressions'])}")
     for qid in comparison["regressions"]:
-        lines.append(f"  - {qid}: {qs[qid]['question']} → {by_id[qid]['answer'][:120]}")
-    lines.append(f"以前は不正解・今回は正解: {len(comparison['fixes'])}")
+        lines.append(f"  - `{qid}` {md(qs[qid]['question'])} → {md(by_id[qid]['answer'])[:200]}" if markdown
+                     else f"  - {qid}: {qs[qid]['question']} → {by_id[qid]['answer'][:120]}")
+    lines.append(f"{tag[0]}以前は不正解・今回は正解{tag[2]}: {len(comparison['fixes'])}")
     for qid in comparison["fixes"]:
-        lines.append(f"  + {qid}: {qs[qid]['question']}")
-    return "\n".join(lines)
+        lines.append(f"  - `{qid}` {md(qs[qid]['question'])}" if markdown else f"  + {qid}: {qs[qid]['question']}")
+    return lines
